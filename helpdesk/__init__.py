@@ -1,0 +1,1 @@
+"""Support helpdesk assistant: configuration and the `helpdesk` command."""

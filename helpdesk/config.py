@@ -1,0 +1,55 @@
+"""All settings in one place: environment variables with the ``HELPDESK_`` prefix.
+
+Every module reads configuration through :func:`load_settings`; tests build their own
+``Settings`` with :func:`dataclasses.replace` instead of touching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"HELPDESK_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo_root: Path
+    kb_dir: Path
+    data_dir: Path
+    embedding_model: str
+    ann_threshold: int
+    torch_threads: int
+    max_query_chars: int
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def default_model_dir(self) -> Path:
+        return self.models_dir / "multilingual-e5-small"
+
+
+def load_settings() -> Settings:
+    data_dir = Path(_env("DATA_DIR", str(REPO_ROOT / "var")))
+    return Settings(
+        repo_root=REPO_ROOT,
+        kb_dir=Path(_env("KB_DIR", str(REPO_ROOT / "kb"))),
+        data_dir=data_dir,
+        # Empty means: the multilingual-e5-small folder built at install time.
+        embedding_model=_env("EMBEDDING_MODEL", ""),
+        # Above this many chunks the vector index switches from exact to HNSW search.
+        ann_threshold=int(_env("ANN_THRESHOLD", "20000")),
+        torch_threads=int(_env("TORCH_THREADS", "1")),
+        max_query_chars=int(_env("MAX_QUERY_CHARS", "2000")),
+    )
