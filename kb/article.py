@@ -75,7 +75,9 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], dict[str, int], str, 
     try:
         data = yaml.safe_load(raw) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The context mark points at the construct that is broken, the problem mark at the
+        # place the parser gave up (often the next line).
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise ArticleError(f"Front matter ist kein gültiges YAML: {exc}", line) from exc
     if not isinstance(data, dict):

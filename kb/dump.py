@@ -146,7 +146,8 @@ def _heading_levels(lines: list[str], has_intro: bool) -> dict[int, int]:
     candidates = [
         i
         for i, line in enumerate(lines)
-        if (i > 0 or not has_intro) and is_heading(line, lines[i + 1] if i + 1 < len(lines) else None)
+        if (i > 0 or not has_intro)
+        and is_heading(line, lines[i + 1] if i + 1 < len(lines) else None)
     ]
     heading_set = set(candidates)
     levels: dict[int, int] = {}

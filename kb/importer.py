@@ -38,9 +38,9 @@ class ImportReport:
     record_path: Path | None = None
 
 
-def guide_key(source_name: str, guide: Guide) -> str:
-    digest = hashlib.sha256(guide.text.strip().encode("utf-8")).hexdigest()[:16]
-    return f"{source_name}#sha256:{digest}"
+def guide_digest(guide: Guide) -> str:
+    """Identifies a guide by its text, whatever the dump file is called."""
+    return "sha256:" + hashlib.sha256(guide.text.strip().encode("utf-8")).hexdigest()[:16]
 
 
 def derive_title(guide: Guide, rules: ImportRules) -> str:
@@ -49,7 +49,7 @@ def derive_title(guide: Guide, rules: ImportRules) -> str:
         match = _HOW_TO.search(_PARENTHESES.sub("", guide.lines[0]))
         if match:
             clause = _TRAILING_MODALS.sub("", _LEADING_WORDS.sub("", match.group(1).strip()))
-            if 2 <= len(clause.split()) and len(clause) <= _MAX_TITLE_CHARS:
+            if len(clause.split()) >= 2 and len(clause) <= _MAX_TITLE_CHARS:
                 return clause[0].upper() + clause[1:]
     for heading in guide.headings:
         cleaned = heading.strip(" .…?")
@@ -64,7 +64,9 @@ def load_categories(path: Path = CATEGORIES_FILE) -> tuple[str, dict[str, list[s
     return str(data.get("default", "Allgemein")), dict(data.get("categories") or {})
 
 
-def assign_category(title: str, body: str, categories: dict[str, list[str]], default: str) -> tuple[str, list[str]]:
+def assign_category(
+    title: str, body: str, categories: dict[str, list[str]], default: str
+) -> tuple[str, list[str]]:
     """(category, matched keywords as tags): title hits count three times."""
     title_l, body_l = title.casefold(), body.casefold()
     best, best_score, best_tags = default, 0, []
@@ -94,14 +96,14 @@ def import_dump(
     text = dump.read_text(encoding="utf-8")
     preamble, guides = split_guides(text, rules)
     default_category, categories = load_categories()
-    existing = {a.source: a for a in store.articles() if a.source}
+    existing = {a.source.rsplit("#", 1)[-1]: a for a in store.articles() if a.source}
     report = ImportReport(preamble=preamble)
     record_guides = []
     for guide in guides:
         body = guide_to_markdown(guide)
-        key = guide_key(dump.name, guide)
-        if key in existing:
-            article = existing[key]
+        digest = guide_digest(guide)
+        if digest in existing:
+            article = existing[digest]
             report.unchanged.append(article)
         else:
             title = derive_title(guide, rules)
@@ -115,7 +117,7 @@ def import_dump(
                 tags=tags,
                 status="published",
                 updated=today.isoformat(),
-                source=key,
+                source=f"{dump.name}#{digest}",
             )
             store.save(article)
             report.created.append(article)
@@ -124,7 +126,9 @@ def import_dump(
     return report
 
 
-def _write_record(store: ArticleStore, dump: Path, text: str, preamble: list[str], guides: list[dict]) -> Path:
+def _write_record(
+    store: ArticleStore, dump: Path, text: str, preamble: list[str], guides: list[dict]
+) -> Path:
     """Which lines of the dump became which article, and the lines that became none."""
     record = {
         "source": dump.name,

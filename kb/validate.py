@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,10 +25,8 @@ class Problem:
     def format(self, root: Path | None = None) -> str:
         shown = self.path
         if root is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 shown = self.path.resolve().relative_to(root.resolve())
-            except ValueError:
-                pass
         return f"{shown}:{self.line}: {self.message}"
 
 
@@ -104,9 +103,13 @@ def _broken_links(article: Article, known_ids: set[int], known_paths: set[Path])
             if target.startswith("kb:"):
                 ref = target[3:]
                 if not ref.isdigit() or int(ref) not in known_ids:
-                    problems.append(Problem(article.path, lineno, f"Link auf unbekannten Artikel '{target}'."))
+                    problems.append(
+                        Problem(article.path, lineno, f"Link auf unbekannten Artikel '{target}'.")
+                    )
             elif target.split("#")[0].endswith(".md") and "://" not in target:
                 resolved = (article.path.parent / target.split("#")[0]).resolve()
                 if resolved not in known_paths:
-                    problems.append(Problem(article.path, lineno, f"Link auf fehlende Datei '{target}'."))
+                    problems.append(
+                        Problem(article.path, lineno, f"Link auf fehlende Datei '{target}'.")
+                    )
     return problems

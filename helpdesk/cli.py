@@ -1,0 +1,224 @@
+"""The ``helpdesk`` command: search and ask the KB, build the index, manage articles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from helpdesk.config import load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _retriever():
+    # Imported late: `helpdesk kb check` must not pay for loading torch.
+    from retrieval.service import get_retriever
+
+    return get_retriever()
+
+
+def _read_lines(stream) -> Iterable[str]:
+    """Lines of stdin as text; invalid UTF-8 becomes U+FFFD instead of an exception."""
+    for raw in stream.buffer if hasattr(stream, "buffer") else stream:
+        line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        yield line.rstrip("\r\n")
+
+
+def _search_json(retriever, query: str, top_k: int) -> dict:
+    from retrieval.service import QueryError
+
+    try:
+        return retriever.search(query, top_k).to_dict()
+    except QueryError as exc:
+        return {
+            "query": query,
+            "answerable": False,
+            "took_ms": 0.0,
+            "results": [],
+            "error": str(exc),
+        }
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from retrieval.service import QueryError
+
+    retriever = _retriever()
+    if args.query == ["-"]:
+        retriever.index  # load model and index before the first line, not inside its timing
+        for line in _read_lines(sys.stdin):
+            print(
+                json.dumps(_search_json(retriever, line, args.top_k), ensure_ascii=False),
+                flush=True,
+            )
+        return EXIT_OK
+    query = " ".join(args.query)
+    if args.json:
+        print(json.dumps(_search_json(retriever, query, args.top_k), ensure_ascii=False))
+        return EXIT_OK
+    try:
+        response = retriever.search(query, args.top_k)
+    except QueryError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    verdict = "beantwortbar" if response.answerable else "nicht in der Wissensdatenbank"
+    print(f"{verdict} ({response.took_ms:.1f} ms)")
+    for rank, result in enumerate(response.results, 1):
+        section = f" › {result.section}" if result.section else ""
+        print(f"{rank}. [{result.article_id}] {result.title}{section}  ({result.score:.3f})")
+        print(f"   {result.path}")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from retrieval.service import QueryError
+
+    try:
+        print(_retriever().answer(" ".join(args.query)).markdown)
+    except QueryError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Question-and-answer loop in the terminal."""
+    from retrieval.service import QueryError
+
+    retriever = _retriever()
+    print("Wissensdatenbank wird geladen …", flush=True)
+    retriever.index
+    print("Stellen Sie Ihre Frage (leere Zeile oder Strg-D beendet).")
+    while True:
+        try:
+            question = input("\nSie: ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        try:
+            reply = retriever.answer(question)
+            print(f"\nAssistent: {reply.markdown}")
+        except QueryError as exc:
+            print(f"\nAssistent: {exc}")
+    print("Auf Wiedersehen!")
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    retriever = _retriever()
+    report = retriever.rebuild()
+    print(
+        f"Index gebaut: {report.articles} Artikel, {report.chunks} Abschnitte, "
+        f"{report.encoded} neu kodiert, {report.took_ms / 1000:.1f} s"
+    )
+    return EXIT_OK
+
+
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    from kb.store import ArticleStore
+    from kb.validate import check_store
+
+    settings = load_settings()
+    store = ArticleStore(settings.kb_dir)
+    problems = check_store(store)
+    for problem in problems:
+        print(problem.format(Path.cwd()))
+    count = len(store.paths())
+    if problems:
+        print(f"{len(problems)} Problem(e) in {count} Artikeln.", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{count} Artikel geprüft, keine Probleme.")
+    return EXIT_OK
+
+
+def cmd_kb_list(args: argparse.Namespace) -> int:
+    from kb.store import ArticleStore
+
+    store = ArticleStore(load_settings().kb_dir)
+    for article in sorted(store.articles(), key=lambda a: a.id):
+        print(f"{article.id:>5}  {article.status:<9}  {article.category:<26}  {article.title}")
+    return EXIT_OK
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    from kb.importer import import_dump
+    from kb.store import ArticleStore
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"Fehler: Datei '{source}' nicht gefunden.", file=sys.stderr)
+        return EXIT_USAGE
+    store = ArticleStore(load_settings().kb_dir)
+    try:
+        report = import_dump(source, store, lang=args.lang)
+    except UnicodeDecodeError:
+        print(f"Fehler: '{source}' ist nicht in UTF-8 kodiert.", file=sys.stderr)
+        return EXIT_USAGE
+    for article in report.created:
+        print(f"neu       {article.id:>5}  {article.title}")
+    print(
+        f"{len(report.created)} neu, {len(report.unchanged)} bereits importiert, "
+        f"{len(report.preamble)} Zeilen Vorspann (siehe {report.record_path})."
+    )
+    if report.created and not args.no_index:
+        _retriever().reindex([a.id for a in report.created])
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk-Assistent")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str, parent=commands
+    ):
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    search = add("search", cmd_search, "Die Wissensdatenbank durchsuchen")
+    search.add_argument("--top-k", type=int, default=5, metavar="K")
+    search.add_argument("--json", action="store_true", help="JSON ausgeben")
+    search.add_argument(
+        "query", nargs="+", help="Suchanfrage, oder '-' für eine Anfrage pro Zeile auf stdin"
+    )
+    ask = add("ask", cmd_ask, "Eine Frage beantworten, wie ein Kunde die Antwort sieht")
+    ask.add_argument("query", nargs="+")
+    add("chat", cmd_chat, "Fragen und Antworten im Terminal")
+    add("index", cmd_index, "Den Suchindex (neu) aufbauen")
+    kb = add("kb", lambda a: EXIT_USAGE, "Artikel verwalten")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True)
+    add("check", cmd_kb_check, "Alle Artikel prüfen", kb_commands)
+    add("list", cmd_kb_list, "Alle Artikel auflisten", kb_commands)
+    imp = add("import", cmd_kb_import, "Einen Textexport in Artikel umwandeln", kb_commands)
+    imp.add_argument("file")
+    imp.add_argument("--lang", default="de")
+    imp.add_argument("--no-index", action="store_true", help="den Suchindex nicht aktualisieren")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "search" and args.json is False and args.query == ["-"]:
+        args.json = True
+    if getattr(args, "top_k", 1) < 1:
+        print("Fehler: --top-k muss mindestens 1 sein.", file=sys.stderr)
+        return EXIT_USAGE
+    from retrieval.embeddings import ModelUnavailable
+
+    try:
+        return args.handler(args)
+    except ModelUnavailable as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
