@@ -47,7 +47,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     retriever = _retriever()
     if args.query == ["-"]:
-        retriever.index  # load model and index before the first line, not inside its timing
+        retriever.load()  # model and index before the first line, not inside its timing
         for line in _read_lines(sys.stdin):
             print(
                 json.dumps(_search_json(retriever, line, args.top_k), ensure_ascii=False),
@@ -89,7 +89,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     retriever = _retriever()
     print("Wissensdatenbank wird geladen …", flush=True)
-    retriever.index
+    retriever.load()
     print("Stellen Sie Ihre Frage (leere Zeile oder Strg-D beendet).")
     while True:
         try:

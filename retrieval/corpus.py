@@ -1,0 +1,49 @@
+"""What is searchable: the published articles of the KB, chunked, with a content fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from kb.article import Article
+from kb.store import ArticleStore
+from retrieval.chunking import CHUNKER_VERSION, Chunk, chunk_article
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    id: int
+    title: str
+    path: str  # relative to the repository root
+    lang: str
+    category: str
+
+
+def article_info(store: ArticleStore, article: Article) -> ArticleInfo:
+    return ArticleInfo(
+        article.id, article.title, store.relative_path(article), article.lang, article.category
+    )
+
+
+def searchable(article: Article) -> bool:
+    return article.published and article.id > 0 and bool(article.title)
+
+
+def load_corpus(store: ArticleStore) -> tuple[list[Chunk], dict[int, ArticleInfo]]:
+    chunks: list[Chunk] = []
+    infos: dict[int, ArticleInfo] = {}
+    for article in sorted(store.articles(), key=lambda a: a.id):
+        if searchable(article) and article.id not in infos:
+            infos[article.id] = article_info(store, article)
+            chunks.extend(chunk_article(article))
+    return chunks, infos
+
+
+def fingerprint(chunks: list[Chunk], infos: dict[int, ArticleInfo], model_id: str) -> str:
+    """Changes whenever a searchable text, an article's path or title, or the model changes."""
+    digest = hashlib.sha256(f"{model_id}|{CHUNKER_VERSION}".encode())
+    for chunk in chunks:
+        digest.update(f"|{chunk.article_id}:{chunk.content_hash}".encode())
+    for info in sorted(infos.values(), key=lambda i: i.id):
+        digest.update(f"|{info.id}:{info.path}:{info.title}:{info.category}".encode())
+    return digest.hexdigest()

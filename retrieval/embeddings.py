@@ -1,0 +1,120 @@
+"""Dense sentence embeddings through sentence-transformers, loaded once per process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from helpdesk.config import Settings
+
+
+class ModelUnavailable(RuntimeError):
+    """The embedding model cannot be loaded; the message says what to do."""
+
+
+class Embedder(Protocol):
+    model_id: str
+    dimension: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """L2-normalised vectors; e5-style models get their ``query:``/``passage:`` prompts."""
+
+    def __init__(self, name_or_path: str, *, threads: int = 1, batch_size: int = 32) -> None:
+        import torch  # deferred: importing torch costs seconds that tests without a model skip
+
+        torch.set_num_threads(max(1, threads))
+        from sentence_transformers import SentenceTransformer
+
+        local = Path(name_or_path).is_dir()
+        if local:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never hit the hub
+        try:
+            self.model = SentenceTransformer(name_or_path, device="cpu")
+        except Exception as exc:  # sentence-transformers raises many types for a bad model
+            raise ModelUnavailable(
+                f"Embedding-Modell '{name_or_path}' lässt sich nicht laden: {exc}"
+            ) from exc
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.model_id = _model_id(name_or_path, local)
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            prompt_name=prompt_name,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(texts, self._passage_prompt)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        # Customers repeat questions; a small cache spares the model for those.
+        missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        if missing:
+            for text, vector in zip(
+                missing, self._encode(missing, self._query_prompt), strict=True
+            ):
+                self._query_cache[text] = vector
+                if len(self._query_cache) > 2048:
+                    self._query_cache.popitem(last=False)
+        return (
+            np.stack([self._query_cache[t] for t in texts])
+            if texts
+            else np.zeros((0, self.dimension), np.float32)
+        )
+
+
+def _model_id(name_or_path: str, local: bool) -> str:
+    """Identifies the weights, so an index built with other weights is never served."""
+    if not local:
+        return name_or_path
+    info = Path(name_or_path) / "BUILD_INFO.json"
+    if info.exists():
+        digest = hashlib.sha256(info.read_bytes()).hexdigest()[:16]
+        return f"{Path(name_or_path).name}@{digest}"
+    weights = sorted(Path(name_or_path).glob("*.safetensors")) or sorted(
+        Path(name_or_path).glob("*.bin")
+    )
+    stamp = json.dumps([(p.name, p.stat().st_size) for p in weights])
+    return f"{Path(name_or_path).name}@{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
+
+
+def resolve_model(settings: Settings) -> str:
+    """The configured model, or the multilingual-e5-small folder (built on first use)."""
+    if settings.embedding_model:
+        return settings.embedding_model
+    target = settings.default_model_dir
+    if not (target / "BUILD_INFO.json").exists():
+        try:
+            from retrieval.model_build import build_model
+        except ImportError as exc:  # pragma: no cover - only without the package
+            raise ModelUnavailable("Das Embedding-Modell fehlt: bitte 'make' ausführen.") from exc
+        build_model(target)
+    return str(target)
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(resolve_model(settings), threads=settings.torch_threads)

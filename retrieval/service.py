@@ -1,0 +1,279 @@
+"""The retrieval API used by the CLI, the bot's actions and the web app.
+
+One :class:`Retriever` per process holds the model and the index (see :func:`get_retriever`);
+``search``, ``answer`` and ``reindex`` below are its shortcuts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from helpdesk.config import Settings, load_settings
+from kb.article import ArticleError, read_article
+from kb.store import ArticleStore
+from retrieval import answer as answers
+from retrieval import confidence as conf
+from retrieval.chunking import Chunk, chunk_article
+from retrieval.corpus import ArticleInfo, article_info, fingerprint, load_corpus, searchable
+from retrieval.embeddings import Embedder, load_embedder
+from retrieval.index_store import (
+    IndexUnusable,
+    SearchIndex,
+    build_index,
+    cached_vectors,
+    load_index,
+    save_index,
+    vector_cache,
+)
+from retrieval.ranking import AnalyzedQuery, Mode, rank
+from retrieval.synonyms import SynonymIndex
+from retrieval.text import clean
+
+log = logging.getLogger(__name__)
+SNIPPET_CHARS = 220
+
+
+class QueryError(ValueError):
+    """The query cannot be searched; the message is meant for the user."""
+
+
+@dataclass
+class Result:
+    article_id: int
+    title: str
+    section: str
+    score: float
+    path: str
+    snippet: str
+
+    def to_dict(self) -> dict:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "section": self.section,
+            "score": round(self.score, 4),
+            "path": self.path,
+            "snippet": self.snippet,
+        }
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    answerable: bool
+    took_ms: float
+    results: list[Result] = field(default_factory=list)
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "answerable": self.answerable,
+            "took_ms": round(self.took_ms, 2),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    chunks: int
+    articles: int
+    encoded: int
+    took_ms: float
+    loaded_from_disk: bool
+
+
+def prepare_query(text: str, max_chars: int) -> str:
+    """Clean a raw query; an over-long one is cut at a word boundary, not rejected."""
+    query = re.sub(r"\s+", " ", clean(text)).strip()
+    if not query:
+        raise QueryError("Bitte geben Sie eine Frage ein.")
+    if len(query) > max_chars:
+        query = query[:max_chars].rsplit(" ", 1)[0] or query[:max_chars]
+    return query
+
+
+def _printable(text: str) -> str:
+    """The query as received, minus lone surrogates that no encoder could write out."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+class Retriever:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        thresholds: conf.Thresholds = conf.DEFAULT_THRESHOLDS,
+    ) -> None:
+        self.settings = settings
+        self.thresholds = thresholds
+        self.store = ArticleStore(settings.kb_dir)
+        self._embedder = embedder
+        self._index: SearchIndex | None = None
+        self._lock = threading.RLock()
+        self.synonyms = SynonymIndex.load(settings.kb_dir / "synonyms.yml")
+        self.last_report: IndexReport | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    # -- index -----------------------------------------------------------------------------
+
+    @property
+    def index(self) -> SearchIndex:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = self._load_or_build()
+        return self._index
+
+    def _load_or_build(self, *, force: bool = False) -> SearchIndex:
+        started = time.perf_counter()
+        chunks, infos = load_corpus(self.store)
+        if not force:
+            model_id = self.embedder.model_id
+            expected = fingerprint(chunks, infos, model_id)
+            try:
+                index = load_index(self.settings.index_dir, chunks, infos, expected, model_id)
+                self._report(index, started, loaded=True)
+                return index
+            except IndexUnusable as reason:
+                log.info("rebuilding the search index: %s", reason)
+        return self._build(
+            chunks, infos, cached_vectors(self.settings.index_dir, self.embedder.model_id), started
+        )
+
+    def _build(
+        self, chunks: list[Chunk], infos: dict[int, ArticleInfo], cache: dict, started: float
+    ) -> SearchIndex:
+        index = build_index(
+            chunks,
+            infos,
+            self.embedder,
+            self.synonyms,
+            fingerprint(chunks, infos, self.embedder.model_id),
+            cache=cache,
+            ann_threshold=self.settings.ann_threshold,
+        )
+        save_index(index, self.settings.index_dir)
+        self._index = index
+        self._report(index, started, loaded=False)
+        return index
+
+    def _report(self, index: SearchIndex, started: float, *, loaded: bool) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        self.last_report = IndexReport(
+            len(index.chunks), len(index.articles), index.encoded, elapsed, loaded
+        )
+
+    def load(self) -> IndexReport:
+        """Load the model and the index now (from disk if current), not at the first query."""
+        _ = self.index
+        assert self.last_report is not None
+        return self.last_report
+
+    def rebuild(self) -> IndexReport:
+        """Build from the KB files, reusing stored vectors of unchanged chunks."""
+        with self._lock:
+            self._index = self._load_or_build(force=True)
+            assert self.last_report is not None
+            return self.last_report
+
+    def reindex(self, article_ids: list[int]) -> IndexReport:
+        """Bring the given articles up to date (new, changed, unpublished or deleted)."""
+        with self._lock:
+            started = time.perf_counter()
+            current = self.index
+            wanted = set(article_ids)
+            fresh = {a.id: a for a in self._read_articles(current, wanted) if searchable(a)}
+            infos = {i: info for i, info in current.articles.items() if i not in wanted}
+            chunks = [c for c in current.chunks if c.article_id not in wanted]
+            for article in fresh.values():
+                infos[article.id] = article_info(self.store, article)
+                chunks.extend(chunk_article(article))
+            chunks.sort(key=lambda c: (c.article_id, c.position))
+            self._build(chunks, dict(sorted(infos.items())), vector_cache(current), started)
+            assert self.last_report is not None
+            return self.last_report
+
+    def _read_articles(self, current: SearchIndex, wanted: set[int]) -> list:
+        """The current files of the wanted articles; known paths first, a scan for the rest."""
+        found = []
+        for article_id in wanted:
+            info = current.articles.get(article_id)
+            path = self.store.kb_dir.parent / info.path if info else None
+            try:
+                article = read_article(path) if path and path.exists() else None
+            except (ArticleError, UnicodeDecodeError):
+                article = None
+            if article is not None and article.id == article_id:
+                found.append(article)
+                wanted = wanted - {article_id}
+        if wanted:
+            found.extend(a for a in self.store.articles() if a.id in wanted)
+        return found
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def _ranked(self, query: str, k: int, mode: Mode):
+        index = self.index
+        analyzed = AnalyzedQuery.of(query, self.synonyms)
+        vector = self.embedder.encode_queries([query])[0] if mode != "lexical" else None
+        return index, rank(index, analyzed, vector, k, mode=mode)
+
+    def search(self, raw_query: str, k: int = 5, mode: Mode = "hybrid") -> SearchResponse:
+        query = prepare_query(raw_query, self.settings.max_query_chars)
+        k = max(1, min(int(k), 50))
+        started = time.perf_counter()
+        index, hits = self._ranked(query, k, mode)
+        top = hits[0] if hits else None
+        results = []
+        for hit in hits:
+            chunk = index.chunks[hit.rows[0]]
+            info = index.articles[hit.article_id]
+            snippet = chunk.text.split("\n", 1)[-1][:SNIPPET_CHARS]
+            results.append(
+                Result(hit.article_id, info.title, chunk.section, hit.score, info.path, snippet)
+            )
+        return SearchResponse(
+            query=_printable(raw_query),
+            answerable=conf.answerable(top, mode, self.thresholds),
+            took_ms=(time.perf_counter() - started) * 1000,
+            results=results,
+            confidence=conf.confidence(top, self.thresholds),
+        )
+
+    def answer(self, raw_query: str) -> answers.Answer:
+        query = prepare_query(raw_query, self.settings.max_query_chars)
+        index, hits = self._ranked(query, 3, "hybrid")
+        top = hits[0] if hits else None
+        confidence = conf.confidence(top, self.thresholds)
+        if top is None or not conf.answerable(top, "hybrid", self.thresholds):
+            return answers.Answer(_printable(raw_query), answerable=False, confidence=confidence)
+        return answers.compose(_printable(raw_query), index, top, confidence)
+
+
+@lru_cache(maxsize=1)
+def get_retriever() -> Retriever:
+    """The process-wide retriever: the model is loaded once."""
+    return Retriever(load_settings())
+
+
+def search(query: str, k: int = 5) -> SearchResponse:
+    return get_retriever().search(query, k)
+
+
+def answer(query: str) -> answers.Answer:
+    return get_retriever().answer(query)
+
+
+def reindex(article_ids: list[int]) -> IndexReport:
+    return get_retriever().reindex(article_ids)
