@@ -47,7 +47,7 @@ class SentenceTransformerEmbedder:
                 f"Embedding-Modell '{name_or_path}' lässt sich nicht laden: {exc}"
             ) from exc
         self.batch_size = batch_size
-        self.dimension = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.model_id = _model_id(name_or_path, local)
         prompts = getattr(self.model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None

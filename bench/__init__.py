@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints quality and speed figures (see README)."""
