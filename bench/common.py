@@ -14,7 +14,9 @@ import yaml
 from helpdesk.config import REPO_ROOT
 
 QUESTIONS = Path(__file__).parent / "data" / "kb_questions.yml"
-XQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-de" / "xquad.de.json"
+XQUAD = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-de" / "xquad.de.json"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ class Scores:
 def score(
     ranked: Sequence[Sequence[int]], answerable: Sequence[bool], questions: Sequence[Question]
 ) -> Scores:
-    covered = [(r, a, q) for r, a, q in zip(ranked, answerable, questions, strict=True) if q.expected]
+    covered = [
+        (r, a, q) for r, a, q in zip(ranked, answerable, questions, strict=True) if q.expected
+    ]
     offtopic = [a for a, q in zip(answerable, questions, strict=True) if not q.expected]
 
     def rank_of(ids: Sequence[int], expected: frozenset[int]) -> int | None:

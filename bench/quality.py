@@ -21,12 +21,17 @@ from retrieval.confidence import DEFAULT_THRESHOLDS, Thresholds, answerable
 from retrieval.corpus import ArticleInfo
 from retrieval.embeddings import Embedder
 from retrieval.index_store import SearchIndex, build_index
-from retrieval.ranking import AnalyzedQuery, ArticleHit, Mode, Weights, rank
+from retrieval.ranking import DEFAULT_WEIGHTS, AnalyzedQuery, ArticleHit, Mode, Weights, rank
 from retrieval.service import get_retriever
 from retrieval.synonyms import SynonymIndex
+from retrieval.units import make_units
 
 MODES: tuple[Mode, ...] = ("lexical", "dense", "hybrid")
-LABELS = {"lexical": "BM25 (stems + 4-grams)", "dense": "dense (e5-small)", "hybrid": "hybrid"}
+LABELS = {
+    "lexical": "BM25 (stems + 4-grams)",
+    "dense": "dense (e5-small, 3 granularities)",
+    "hybrid": "hybrid",
+}
 
 
 @dataclass
@@ -38,7 +43,9 @@ class Prepared:
     vectors: np.ndarray
 
 
-def prepare(questions: Sequence[str | Question], embedder: Embedder, synonyms: SynonymIndex) -> Prepared:
+def prepare(
+    questions: Sequence[str | Question], embedder: Embedder, synonyms: SynonymIndex
+) -> Prepared:
     texts = [q.text if isinstance(q, Question) else q for q in questions]
     vectors = embedder.encode_queries(texts)
     analyzed = [AnalyzedQuery.of(t, synonyms) for t in texts]
@@ -46,7 +53,7 @@ def prepare(questions: Sequence[str | Question], embedder: Embedder, synonyms: S
 
 
 def run_mode(
-    index: SearchIndex, prepared: Prepared, mode: Mode, weights: Weights = Weights()
+    index: SearchIndex, prepared: Prepared, mode: Mode, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[list[ArticleHit]]:
     return [
         rank(index, analyzed, vector, 10, mode=mode, weights=weights)
@@ -80,11 +87,29 @@ def kb_report() -> str:
         )
         for mode in MODES:
             s = evaluate(run_mode(index, subset, mode), subset.questions, mode)
-            rows.append([split, LABELS[mode], s.recall_at_1, s.recall_at_3, s.mrr_at_10, s.answered, s.refused])
+            rows.append(
+                [
+                    split,
+                    LABELS[mode],
+                    s.recall_at_1,
+                    s.recall_at_3,
+                    s.mrr_at_10,
+                    s.answered,
+                    s.refused,
+                ]
+            )
     n_in = sum(1 for q in questions if q.expected)
-    header = ["split", "method", "R@1", "R@3", "MRR@10", "answered (covered)", "refused (off-topic)"]
-    return (
-        f"KB questions: {n_in} covered, {len(questions) - n_in} off-topic\n" + table(header, rows)
+    header = [
+        "split",
+        "method",
+        "R@1",
+        "R@3",
+        "MRR@10",
+        "answered (covered)",
+        "refused (off-topic)",
+    ]
+    return f"KB questions: {n_in} covered, {len(questions) - n_in} off-topic\n" + table(
+        header, rows
     )
 
 
@@ -92,7 +117,8 @@ def xquad_index(embedder: Embedder, synonyms: SynonymIndex) -> SearchIndex:
     paragraphs, _ = load_xquad()
     chunks = [Chunk(i, title, "", text, 0) for i, (title, text) in enumerate(paragraphs)]
     infos = {i: ArticleInfo(i, title, "", "de", "") for i, (title, _) in enumerate(paragraphs)}
-    return build_index(chunks, infos, embedder, synonyms, "xquad", ann_threshold=10**9)
+    units = make_units(chunks, [])
+    return build_index(chunks, units, infos, embedder, synonyms, "xquad", ann_threshold=10**9)
 
 
 def xquad_report() -> str:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from kb.article import Article
 from kb.store import ArticleStore
 from retrieval.chunking import CHUNKER_VERSION, Chunk, chunk_article
+from retrieval.units import UNITS_VERSION, Units
+
+BACKGROUND_FILE = Path(__file__).parent / "data" / "background.txt"
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,30 @@ def load_corpus(store: ArticleStore) -> tuple[list[Chunk], dict[int, ArticleInfo
     return chunks, infos
 
 
-def fingerprint(chunks: list[Chunk], infos: dict[int, ArticleInfo], model_id: str) -> str:
+def load_background(store: ArticleStore) -> list[str]:
+    """Questions the KB should not answer: generic ones shipped with the code, plus the
+    editors' list of topics this KB deliberately leaves out (``kb/out_of_scope.yml``)."""
+    texts = [
+        line.strip()
+        for line in BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    extra = store.kb_dir / "out_of_scope.yml"
+    if extra.exists():
+        data = yaml.safe_load(extra.read_text(encoding="utf-8")) or {}
+        texts += [str(t).strip() for t in data.get("topics") or [] if str(t).strip()]
+    return list(dict.fromkeys(texts))
+
+
+def fingerprint(
+    chunks: list[Chunk], units: Units, infos: dict[int, ArticleInfo], model_id: str
+) -> str:
     """Changes whenever a searchable text, an article's path or title, or the model changes."""
-    digest = hashlib.sha256(f"{model_id}|{CHUNKER_VERSION}".encode())
+    digest = hashlib.sha256(f"{model_id}|{CHUNKER_VERSION}|{UNITS_VERSION}".encode())
     for chunk in chunks:
         digest.update(f"|{chunk.article_id}:{chunk.content_hash}".encode())
+    for unit_hash in units.hashes:
+        digest.update(f"|{unit_hash}".encode())
     for info in sorted(infos.values(), key=lambda i: i.id):
         digest.update(f"|{info.id}:{info.path}:{info.title}:{info.category}".encode())
     return digest.hexdigest()

@@ -1,10 +1,10 @@
 """The search index in memory and on disk.
 
-On disk (``<data>/index/``): ``manifest.json`` (fingerprint, model, chunk rows, checksums),
+On disk (``<data>/index/``): ``manifest.json`` (fingerprint, model, unit hashes, checksums),
 ``vectors.npy``, ``dense.faiss`` and ``lexical.pkl``. Loading verifies checksums and the
 fingerprint; anything that does not match is rebuilt, never served. Every build reuses the
-vectors of unchanged chunk texts (keyed by content hash), so a changed article re-encodes only
-its own chunks; FAISS and BM25 are rebuilt from the vectors, which takes milliseconds for a KB
+vectors of unchanged unit texts (keyed by content hash), so a changed article re-encodes only
+its own units; FAISS and BM25 are rebuilt from the vectors, which takes milliseconds for a KB
 of hundreds of articles.
 """
 
@@ -28,9 +28,10 @@ from retrieval.embeddings import Embedder
 from retrieval.lexical import BM25Index
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import char_ngrams, fold, stems
+from retrieval.units import BACKGROUND, Units
 from retrieval.vector_index import VectorIndex
 
-FORMAT = 2
+FORMAT = 3
 
 
 class IndexUnusable(Exception):
@@ -53,26 +54,42 @@ class LexicalIndexes:
 @dataclass
 class SearchIndex:
     chunks: list[Chunk]
-    vectors: np.ndarray
+    units: Units
+    vectors: np.ndarray  # one row per unit; FAISS holds the searchable ones (same row numbers)
     articles: dict[int, ArticleInfo]
     dense: VectorIndex
     lexical: LexicalIndexes
     fingerprint: str
     model_id: str
-    encoded: int = 0  # chunks encoded by the model while building (for tests and logs)
-    _rows_by_article: dict[int, list[int]] | None = field(default=None, repr=False)
+    encoded: int = 0  # units encoded by the model while building (for tests and logs)
+    _groups: dict[str, dict[int, np.ndarray]] = field(default_factory=dict, repr=False)
 
-    def article_rows(self, article_id: int) -> list[int]:
-        if self._rows_by_article is None:
+    def _grouped(self, name: str, keys: np.ndarray) -> dict[int, np.ndarray]:
+        if name not in self._groups:
             grouped: dict[int, list[int]] = {}
-            for row, chunk in enumerate(self.chunks):
-                grouped.setdefault(chunk.article_id, []).append(row)
-            self._rows_by_article = grouped
-        return self._rows_by_article.get(article_id, [])
+            for row, key in enumerate(keys.tolist()):
+                grouped.setdefault(key, []).append(row)
+            self._groups[name] = {k: np.asarray(v, dtype=np.int64) for k, v in grouped.items()}
+        return self._groups[name]
+
+    def article_rows(self, article_id: int) -> np.ndarray:
+        """Chunk rows of an article."""
+        keys = np.asarray([c.article_id for c in self.chunks], dtype=np.int64)
+        return self._grouped("chunks", keys).get(article_id, np.zeros(0, np.int64))
+
+    def article_units(self, article_id: int) -> np.ndarray:
+        """Searchable unit rows of an article."""
+        keys = self.units.articles[: self.units.n_searchable]
+        return self._grouped("units", keys).get(article_id, np.zeros(0, np.int64))
+
+    @property
+    def background(self) -> np.ndarray:
+        return self.vectors[self.units.n_searchable :]
 
 
 def build_index(
     chunks: list[Chunk],
+    units: Units,
     articles: dict[int, ArticleInfo],
     embedder: Embedder,
     synonyms: SynonymIndex,
@@ -81,34 +98,43 @@ def build_index(
     cache: dict[str, np.ndarray] | None = None,
     ann_threshold: int,
 ) -> SearchIndex:
-    """A fresh, compact index; vectors of unchanged chunk texts come from ``cache``."""
-    cache = cache or {}
-    missing = [c for c in dict.fromkeys(c.content_hash for c in chunks) if c not in cache]
-    texts = {c.content_hash: c.text for c in chunks}
-    if missing:
-        encoded = embedder.encode_passages([texts[h] for h in missing])
-        cache = {**cache, **dict(zip(missing, encoded, strict=True))}
+    """A fresh index; vectors of unchanged unit texts come from ``cache``."""
+    cache = dict(cache or {})
+    hashes = units.hashes
+    encoded = 0
+    for as_query in (False, True):
+        wanted = {
+            h: text
+            for h, text, kind in zip(hashes, units.texts, units.kinds.tolist(), strict=True)
+            if h not in cache and (kind == BACKGROUND) == as_query
+        }
+        if wanted:
+            encode = embedder.encode_queries if as_query else embedder.encode_passages
+            cache.update(zip(wanted, encode(list(wanted.values())), strict=True))
+            encoded += len(wanted)
     vectors = (
-        np.stack([cache[c.content_hash] for c in chunks]).astype(np.float32)
-        if chunks
+        np.stack([cache[h] for h in hashes]).astype(np.float32)
+        if hashes
         else np.zeros((0, embedder.dimension), np.float32)
     )
+    searchable = vectors[: units.n_searchable]
     return SearchIndex(
         chunks=chunks,
+        units=units,
         vectors=vectors,
         articles=articles,
-        dense=VectorIndex.build(vectors, approximate=len(chunks) > ann_threshold),
+        dense=VectorIndex.build(searchable, approximate=len(searchable) > ann_threshold),
         lexical=LexicalIndexes.build(chunks, synonyms),
         fingerprint=fingerprint,
         model_id=embedder.model_id,
-        encoded=len(missing),
+        encoded=encoded,
     )
 
 
 def vector_cache(index: SearchIndex | None) -> dict[str, np.ndarray]:
     if index is None:
         return {}
-    return {c.content_hash: index.vectors[i] for i, c in enumerate(index.chunks)}
+    return dict(zip(index.units.hashes, index.vectors, strict=True))
 
 
 # --- persistence -------------------------------------------------------------------------
@@ -153,8 +179,8 @@ def save_index(index: SearchIndex, directory: Path) -> None:
             "format": FORMAT,
             "fingerprint": index.fingerprint,
             "model_id": index.model_id,
-            "rows": len(index.chunks),
-            "hashes": [c.content_hash for c in index.chunks],
+            "rows": len(index.units),
+            "hashes": index.units.hashes,
             "checksums": checksums,
         }
         tmp = directory / ".manifest.json.tmp"
@@ -163,7 +189,7 @@ def save_index(index: SearchIndex, directory: Path) -> None:
 
 
 def cached_vectors(directory: Path, model_id: str) -> dict[str, np.ndarray]:
-    """Vectors of a previous index by chunk content hash, if made by the same model."""
+    """Vectors of a previous index by unit content hash, if made by the same model."""
     try:
         manifest = read_manifest(directory)
         if manifest.get("model_id") != model_id:
@@ -201,17 +227,18 @@ def load_vectors(directory: Path, manifest: dict) -> np.ndarray:
 def load_index(
     directory: Path,
     chunks: list[Chunk],
+    units: Units,
     articles: dict[int, ArticleInfo],
     fingerprint: str,
     model_id: str,
 ) -> SearchIndex:
-    """The persisted index for exactly these chunks, or IndexUnusable."""
+    """The persisted index for exactly these chunks and units, or IndexUnusable."""
     manifest = read_manifest(directory)
     if manifest.get("fingerprint") != fingerprint or manifest.get("model_id") != model_id:
         raise IndexUnusable("stale: the KB or the model changed")
     vectors = load_vectors(directory, manifest)
-    if len(vectors) != len(chunks) or manifest.get("hashes") != [c.content_hash for c in chunks]:
-        raise IndexUnusable("row count does not match the KB")
+    if manifest.get("hashes") != units.hashes:
+        raise IndexUnusable("units do not match the KB")
     checksums = manifest.get("checksums", {})
     for name in ("dense.faiss", "lexical.pkl"):
         path = directory / name
@@ -222,10 +249,13 @@ def load_index(
         lexical = pickle.loads((directory / "lexical.pkl").read_bytes())
     except Exception as exc:  # faiss and pickle raise assorted types on damaged files
         raise IndexUnusable(f"index files unreadable: {exc}") from exc
-    if dense.size != len(chunks) or not isinstance(lexical, LexicalIndexes):
+    if dense.size != units.n_searchable or not isinstance(lexical, LexicalIndexes):
         raise IndexUnusable("index files do not match the manifest")
+    if len(lexical.words.idf) and lexical.words.n_docs != len(chunks):
+        raise IndexUnusable("lexical index does not match the KB")
     return SearchIndex(
         chunks=chunks,
+        units=units,
         vectors=vectors,
         articles=articles,
         dense=dense,

@@ -1,4 +1,10 @@
-"""Hybrid ranking: dense (FAISS) and lexical (BM25) scores fused per chunk, then per article."""
+"""Hybrid ranking of articles.
+
+Per candidate article: the best section (dense cosine plus lexical BM25 of that section), plus
+the whole-article cosine and the best single sentence (see retrieval/units.py). Lexical scores
+are scaled to 0..1 per query; e5 cosines vary in a narrow band, hence the small lexical
+weights. All weights are tuned on the dev split by bench/tune.py.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,25 @@ import numpy as np
 from retrieval.index_store import SearchIndex
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import char_ngrams, fold, stems
+from retrieval.units import ARTICLE, SECTION, SENTENCE
 
 Mode = Literal["hybrid", "dense", "lexical"]
-CANDIDATES = 100
+CANDIDATE_UNITS = 200  # nearest vectors asked from FAISS
+CANDIDATE_CHUNKS = 50  # best lexical sections
+MAX_CANDIDATE_ARTICLES = 60
 
 
 @dataclass(frozen=True)
 class Weights:
-    """Tuned on the dev split (bench/tune.py). Lexical scores are scaled to 0..1 per query,
-    cosines of e5 vary in a narrow band, hence the small lexical weights."""
+    # Equal say for the three granularities: on the dev split no other mix was better by more
+    # than one question (bench/tune.py prints the comparison).
+    words: float = 0.01
+    grams: float = 0.01
+    article: float = 1.0
+    sentence: float = 1.0
 
-    dense: float = 1.0
-    words: float = 0.06
-    grams: float = 0.06
+
+DEFAULT_WEIGHTS = Weights()
 
 
 @dataclass(frozen=True)
@@ -41,16 +53,34 @@ class AnalyzedQuery:
 class ArticleHit:
     article_id: int
     score: float
-    dense: float  # best cosine among the article's chunks
-    rows: list[int] = field(default_factory=list)  # chunk rows, best first
+    dense: float = 0.0  # best section cosine
+    sentence: float = 0.0  # best sentence cosine
+    whole: float = 0.0  # cosine of the whole article
+    rows: list[int] = field(default_factory=list)  # its chunk rows, best first
     row_scores: list[float] = field(default_factory=list)
     coverage: float = 0.0  # share of the query's stem idf found in the article
     gram_coverage: float = 0.0
+    background: float = 0.0  # cosine of the query to the closest question not to answer
 
 
 def _scaled(scores: np.ndarray) -> np.ndarray:
     top = float(scores.max()) if scores.size else 0.0
     return scores / top if top > 0 else np.zeros_like(scores)
+
+
+def _candidates(index: SearchIndex, lexical: np.ndarray, vector: np.ndarray | None) -> list[int]:
+    found: dict[int, None] = {}
+    if vector is not None:
+        _, rows = index.dense.search(vector, CANDIDATE_UNITS)
+        found.update(dict.fromkeys(index.units.articles[rows].tolist()))
+    if lexical.any():
+        n = min(CANDIDATE_CHUNKS, len(lexical))
+        top = np.argpartition(-lexical, n - 1)[:n]
+        top = top[lexical[top] > 0]
+        found.update(
+            dict.fromkeys(index.chunks[r].article_id for r in top[np.argsort(-lexical[top])])
+        )
+    return list(found)[:MAX_CANDIDATE_ARTICLES]
 
 
 def rank(
@@ -60,47 +90,77 @@ def rank(
     k: int,
     *,
     mode: Mode = "hybrid",
-    weights: Weights = Weights(),
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> list[ArticleHit]:
-    n_rows = len(index.chunks)
-    if n_rows == 0 or k <= 0:
+    if not index.chunks or k <= 0:
         return []
-    lex = index.lexical
-    words = np.zeros(n_rows, np.float32)
-    grams = np.zeros(n_rows, np.float32)
+    n_chunks = len(index.chunks)
+    lexical = np.zeros(n_chunks, np.float32)
     if mode != "dense":
-        words = _scaled(lex.words.scores(query.words))
-        grams = _scaled(lex.grams.scores(query.grams))
-    candidates: set[int] = set()
-    if mode != "lexical" and vector is not None:
-        _, rows = index.dense.search(vector, CANDIDATES)
-        candidates.update(int(r) for r in rows)
-    if mode != "dense":
-        lexical = words + grams
-        top = np.argpartition(-lexical, min(CANDIDATES, n_rows - 1))[:CANDIDATES]
-        candidates.update(int(r) for r in top if lexical[r] > 0)
-    if not candidates:
+        lexical = weights.words * _scaled(index.lexical.words.scores(query.words))
+        lexical += weights.grams * _scaled(index.lexical.grams.scores(query.grams))
+        if mode == "lexical":
+            lexical = _scaled(index.lexical.words.scores(query.words)) + _scaled(
+                index.lexical.grams.scores(query.grams)
+            )
+    articles = _candidates(index, lexical, vector if mode != "lexical" else None)
+    if not articles:
         return []
-    rows = np.fromiter(candidates, dtype=np.int64)
-    cosine = index.vectors[rows] @ vector if vector is not None else np.zeros(len(rows), np.float32)
-    if mode == "dense":
-        scores = cosine
-    elif mode == "lexical":
-        scores = words[rows] + grams[rows]
-    else:
-        scores = weights.dense * cosine + weights.words * words[rows] + weights.grams * grams[rows]
-    hits: dict[int, ArticleHit] = {}
-    for row, score, cos in sorted(
-        zip(rows.tolist(), scores.tolist(), cosine.tolist(), strict=True), key=lambda t: -t[1]
-    ):
-        article_id = index.chunks[row].article_id
-        hit = hits.setdefault(article_id, ArticleHit(article_id, score, cos))
-        hit.dense = max(hit.dense, cos)
-        hit.rows.append(row)
-        hit.row_scores.append(score)
-    ranked = sorted(hits.values(), key=lambda h: -h.score)[:k]
+    hits = [_score_article(index, a, lexical, vector, mode, weights) for a in articles]
+    ranked = sorted(hits, key=lambda h: -h.score)[:k]
     _add_coverage(index, query, ranked)
+    if vector is not None and len(index.background):
+        background = float((index.background @ vector).max())
+        for hit in ranked:
+            hit.background = background
     return ranked
+
+
+def _score_article(
+    index: SearchIndex,
+    article_id: int,
+    lexical: np.ndarray,
+    vector: np.ndarray | None,
+    mode: Mode,
+    weights: Weights,
+) -> ArticleHit:
+    chunk_rows = index.article_rows(article_id)
+    section = np.zeros(len(chunk_rows), np.float32)
+    best_sentence = np.zeros(len(chunk_rows), np.float32)
+    hit = ArticleHit(article_id, 0.0)
+    if vector is not None and mode != "lexical":
+        units = index.article_units(article_id)
+        cosine = index.vectors[units] @ vector
+        kinds = index.units.kinds[units]
+        position = {row: i for i, row in enumerate(chunk_rows.tolist())}
+        for unit_cos, kind, row in zip(
+            cosine.tolist(), kinds.tolist(), index.units.chunk_rows[units].tolist(), strict=True
+        ):
+            if kind == ARTICLE:
+                hit.whole = unit_cos
+            elif kind == SECTION:
+                section[position[row]] = unit_cos
+            elif kind == SENTENCE:
+                slot = position[row]
+                best_sentence[slot] = max(best_sentence[slot], unit_cos)
+        best_sentence = np.maximum(best_sentence, section)  # a section without sentences
+        hit.dense = float(section.max())
+        hit.sentence = float(best_sentence.max())
+    chunk_scores = section + lexical[chunk_rows]
+    if mode == "lexical":
+        hit.score = float(chunk_scores.max())
+        order_scores = chunk_scores
+    else:
+        hit.score = (
+            float(chunk_scores.max())
+            + weights.article * hit.whole
+            + weights.sentence * hit.sentence
+        )
+        order_scores = chunk_scores + weights.sentence * best_sentence
+    order = np.argsort(-order_scores, kind="stable")
+    hit.rows = chunk_rows[order].tolist()
+    hit.row_scores = order_scores[order].tolist()
+    return hit
 
 
 def _add_coverage(index: SearchIndex, query: AnalyzedQuery, hits: list[ArticleHit]) -> None:

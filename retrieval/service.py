@@ -19,7 +19,14 @@ from kb.store import ArticleStore
 from retrieval import answer as answers
 from retrieval import confidence as conf
 from retrieval.chunking import Chunk, chunk_article
-from retrieval.corpus import ArticleInfo, article_info, fingerprint, load_corpus, searchable
+from retrieval.corpus import (
+    ArticleInfo,
+    article_info,
+    fingerprint,
+    load_background,
+    load_corpus,
+    searchable,
+)
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.index_store import (
     IndexUnusable,
@@ -33,6 +40,7 @@ from retrieval.index_store import (
 from retrieval.ranking import AnalyzedQuery, Mode, rank
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import clean
+from retrieval.units import make_units
 
 log = logging.getLogger(__name__)
 SNIPPET_CHARS = 220
@@ -117,6 +125,7 @@ class Retriever:
         self._index: SearchIndex | None = None
         self._lock = threading.RLock()
         self.synonyms = SynonymIndex.load(settings.kb_dir / "synonyms.yml")
+        self.background = load_background(self.store)
         self.last_report: IndexReport | None = None
 
     @property
@@ -140,9 +149,12 @@ class Retriever:
         chunks, infos = load_corpus(self.store)
         if not force:
             model_id = self.embedder.model_id
-            expected = fingerprint(chunks, infos, model_id)
+            units = make_units(chunks, self.background)
+            expected = fingerprint(chunks, units, infos, model_id)
             try:
-                index = load_index(self.settings.index_dir, chunks, infos, expected, model_id)
+                index = load_index(
+                    self.settings.index_dir, chunks, units, infos, expected, model_id
+                )
                 self._report(index, started, loaded=True)
                 return index
             except IndexUnusable as reason:
@@ -154,12 +166,14 @@ class Retriever:
     def _build(
         self, chunks: list[Chunk], infos: dict[int, ArticleInfo], cache: dict, started: float
     ) -> SearchIndex:
+        units = make_units(chunks, self.background)
         index = build_index(
             chunks,
+            units,
             infos,
             self.embedder,
             self.synonyms,
-            fingerprint(chunks, infos, self.embedder.model_id),
+            fingerprint(chunks, units, infos, self.embedder.model_id),
             cache=cache,
             ann_threshold=self.settings.ann_threshold,
         )

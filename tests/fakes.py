@@ -20,6 +20,11 @@ class FakeEmbedder:
 
     def __init__(self) -> None:
         self.passages_encoded = 0
+        self.queries_encoded = 0
+
+    @property
+    def encoded(self) -> int:
+        return self.passages_encoded + self.queries_encoded
 
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dimension, dtype=np.float32)
@@ -31,6 +36,7 @@ class FakeEmbedder:
         return vector / norm if norm else vector
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.queries_encoded += len(texts)
         return (
             np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension))
         )

@@ -21,10 +21,11 @@ def test_first_start_builds_and_second_start_loads_without_encoding(settings: Se
     first, embedder = _retriever(settings)
     report = first.load()
     assert not report.loaded_from_disk
-    assert report.articles == 20 and report.chunks == embedder.passages_encoded > 20
+    assert report.articles == 20 and report.chunks > 20
+    assert report.encoded == embedder.encoded > report.chunks  # sections, sentences, articles
     second, embedder2 = _retriever(settings)
     report2 = second.load()
-    assert report2.loaded_from_disk and embedder2.passages_encoded == 0
+    assert report2.loaded_from_disk and embedder2.encoded == 0
     query = "Rechnungsadresse hinzufügen"
     assert second.search(query).to_dict()["results"] == first.search(query).to_dict()["results"]
 
@@ -36,14 +37,15 @@ def test_editing_one_article_reencodes_only_its_changed_chunks(settings: Setting
     article = store.get(7)
     article.body += "\n## Zustellung per Brieftaube\n\nDer Newsletter kommt auch per Brieftaube.\n"
     store.save(article)
-    before = embedder.passages_encoded
+    before = embedder.encoded
     report = retriever.reindex([7])
-    assert embedder.passages_encoded - before == 1 == report.encoded
+    # The new section, its one sentence, and the whole-article vector; nothing else.
+    assert embedder.encoded - before == 3 == report.encoded
     top = retriever.search("Newsletter per Brieftaube erhalten").results[0]
     assert top.article_id == 7 and "Brieftaube" in top.section
     # A restart loads the updated index as is: nothing stale, nothing re-encoded.
     again, embedder2 = _retriever(settings)
-    assert again.load().loaded_from_disk and embedder2.passages_encoded == 0
+    assert again.load().loaded_from_disk and embedder2.encoded == 0
 
 
 def test_unpublished_and_deleted_articles_leave_the_results(settings: Settings) -> None:
@@ -86,8 +88,8 @@ def test_kb_changed_while_stopped_is_detected_as_stale(settings: Settings) -> No
     retriever, embedder = _retriever(settings)
     report = retriever.load()
     assert not report.loaded_from_disk
-    # Only chunks whose text changed (all carry the title) are encoded again.
-    assert 0 < embedder.passages_encoded == report.encoded < report.chunks
+    # Only the units of that article (all carry its title) are encoded again.
+    assert 0 < embedder.encoded == report.encoded < 40
     assert retriever.search("Domaintransfer neu anstoßen").results[0].title == article.title
 
 
@@ -111,7 +113,7 @@ def test_other_model_invalidates_the_index(settings: Settings) -> None:
     other.model_id = "another-model"
     retriever = Retriever(settings, embedder=other)
     assert not retriever.load().loaded_from_disk
-    assert other.passages_encoded > 0
+    assert other.encoded == retriever.last_report.encoded > 100
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\x00\x01\x02", "\n\t"])
