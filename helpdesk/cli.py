@@ -42,9 +42,23 @@ def _search_json(retriever, query: str, top_k: int) -> dict:
         }
 
 
+def _check_query(query: str) -> bool:
+    """Reject an empty query before paying seconds for loading the model."""
+    from retrieval.service import QueryError, prepare_query
+
+    try:
+        prepare_query(query, load_settings().max_query_chars)
+    except QueryError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from retrieval.service import QueryError
 
+    if args.query != ["-"] and not args.json and not _check_query(" ".join(args.query)):
+        return EXIT_USAGE
     retriever = _retriever()
     if args.query == ["-"]:
         retriever.load()  # model and index before the first line, not inside its timing
@@ -75,6 +89,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from retrieval.service import QueryError
 
+    if not _check_query(" ".join(args.query)):
+        return EXIT_USAGE
     try:
         print(_retriever().answer(" ".join(args.query)).markdown)
     except QueryError as exc:

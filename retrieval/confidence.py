@@ -4,8 +4,9 @@ A high cosine alone does not separate near-domain questions the KB does not cove
 installiere ich WordPress?") from covered ones: e5 similarities of any two German support
 questions are high. So the article's cosines (section, sentence, whole) are compared with
 how much the question resembles background questions that must not be answered (generic
-ones plus the KB's own ``out_of_scope.yml``): a cohort normalisation. Thresholds are tuned on the dev split of
-``bench/data/kb_questions.yml`` by ``bench/tune.py`` and reported on the test split.
+ones plus the KB's own ``out_of_scope.yml``): a cohort normalisation. Thresholds are tuned
+on the dev split of ``bench/data/kb_questions.yml`` by ``bench/tune.py`` and reported on the
+test split.
 """
 
 from __future__ import annotations

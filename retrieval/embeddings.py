@@ -32,6 +32,9 @@ class SentenceTransformerEmbedder:
     """L2-normalised vectors; e5-style models get their ``query:``/``passage:`` prompts."""
 
     def __init__(self, name_or_path: str, *, threads: int = 1, batch_size: int = 32) -> None:
+        # Progress bars and load reports belong to a notebook, not to a CLI's JSON output.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         import torch  # deferred: importing torch costs seconds that tests without a model skip
 
         torch.set_num_threads(max(1, threads))

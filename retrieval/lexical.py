@@ -59,36 +59,42 @@ class BM25Index:
         """The idf a term never seen would have: it makes unknown query words count."""
         return math.log(1 + (self.n_docs + 0.5) / 0.5)
 
-    def _query_terms(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray, float]:
+    def query(self, tokens: Sequence[str]) -> QueryTerms:
+        """The query's columns, sliced once and shared by scoring and coverage."""
         counts = Counter(tokens)
-        cols = [self.vocabulary[t] for t in counts if t in self.vocabulary]
-        qtf = np.asarray([counts[t] for t in counts if t in self.vocabulary], dtype=np.float32)
-        unknown = sum(1 for t in counts if t not in self.vocabulary)
-        total_idf = float((self.idf[cols] * 1.0).sum()) + unknown * self.unknown_idf()
-        return np.asarray(cols, dtype=np.int64), qtf, total_idf
+        known = [t for t in counts if t in self.vocabulary]
+        cols = np.asarray([self.vocabulary[t] for t in known], dtype=np.int64)
+        idf = self.idf[cols] if cols.size else np.zeros(0, np.float32)
+        unknown = len(counts) - len(known)
+        qtf = np.asarray([counts[t] for t in known], dtype=np.float32)
+        matrix = self.weights[:, cols].tocsr() if cols.size and self.n_docs else None
+        total = float(idf.sum()) + unknown * self.unknown_idf()
+        return QueryTerms(idf, idf * qtf, total, matrix)
 
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for the query tokens."""
-        if self.n_docs == 0:
-            return np.zeros(0, dtype=np.float32)
-        cols, qtf, _ = self._query_terms(tokens)
-        if cols.size == 0:
+    def scores(self, terms: QueryTerms) -> np.ndarray:
+        """BM25 score of every document."""
+        if terms.matrix is None:
             return np.zeros(self.n_docs, dtype=np.float32)
-        sub = self.weights[:, cols]
-        return np.asarray(sub @ (self.idf[cols] * qtf)).ravel()
+        return np.asarray(terms.matrix @ terms.weights).ravel()
 
-    def coverage(self, tokens: Sequence[str], docs: Sequence[int]) -> np.ndarray:
+    def coverage(self, terms: QueryTerms, docs: Sequence[int]) -> np.ndarray:
         """Share of the query's idf mass that each given document contains (0..1)."""
-        cols, _, total_idf = self._query_terms(tokens)
-        if cols.size == 0 or total_idf <= 0 or len(docs) == 0:
+        if terms.matrix is None or terms.total_idf <= 0 or len(docs) == 0:
             return np.zeros(len(docs), dtype=np.float32)
-        present = self.weights[np.asarray(docs)][:, cols] > 0
-        return np.asarray(present @ self.idf[cols]).ravel() / total_idf
+        present = terms.matrix[np.asarray(docs)] > 0
+        return np.asarray(present @ terms.idf).ravel() / terms.total_idf
 
-    def coverage_union(self, tokens: Sequence[str], docs: Sequence[int]) -> float:
+    def coverage_union(self, terms: QueryTerms, docs: Sequence[int]) -> float:
         """Share of the query's idf mass found anywhere in the given documents together."""
-        cols, _, total_idf = self._query_terms(tokens)
-        if cols.size == 0 or total_idf <= 0 or len(docs) == 0:
+        if terms.matrix is None or terms.total_idf <= 0 or len(docs) == 0:
             return 0.0
-        present = (self.weights[np.asarray(docs)][:, cols] > 0).max(axis=0)
-        return float(present.toarray().ravel() @ self.idf[cols]) / total_idf
+        present = (terms.matrix[np.asarray(docs)] > 0).max(axis=0)
+        return float(present.toarray().ravel() @ terms.idf) / terms.total_idf
+
+
+@dataclass
+class QueryTerms:
+    idf: np.ndarray  # of the query's known terms
+    weights: np.ndarray  # idf x query term frequency
+    total_idf: float  # known and unknown terms
+    matrix: sparse.csr_matrix | None  # documents x the query's known terms

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from retrieval.index_store import SearchIndex
+from retrieval.lexical import QueryTerms
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import char_ngrams, fold, stems
 from retrieval.units import ARTICLE, SECTION, SENTENCE
@@ -47,6 +48,9 @@ class AnalyzedQuery:
     def of(cls, text: str, synonyms: SynonymIndex) -> AnalyzedQuery:
         folded = fold(text)
         return cls(text, stems(folded) + synonyms.tokens(folded), char_ngrams(folded))
+
+    def terms(self, index: SearchIndex) -> tuple[QueryTerms, QueryTerms]:
+        return index.lexical.words.query(self.words), index.lexical.grams.query(self.grams)
 
 
 @dataclass
@@ -94,21 +98,24 @@ def rank(
 ) -> list[ArticleHit]:
     if not index.chunks or k <= 0:
         return []
-    n_chunks = len(index.chunks)
-    lexical = np.zeros(n_chunks, np.float32)
+    words, grams = query.terms(index)
+    lexical = np.zeros(len(index.chunks), np.float32)
     if mode != "dense":
-        lexical = weights.words * _scaled(index.lexical.words.scores(query.words))
-        lexical += weights.grams * _scaled(index.lexical.grams.scores(query.grams))
+        word_scores = _scaled(index.lexical.words.scores(words))
+        gram_scores = _scaled(index.lexical.grams.scores(grams))
         if mode == "lexical":
-            lexical = _scaled(index.lexical.words.scores(query.words)) + _scaled(
-                index.lexical.grams.scores(query.grams)
-            )
+            lexical = word_scores + gram_scores
+        else:
+            lexical = weights.words * word_scores + weights.grams * gram_scores
     articles = _candidates(index, lexical, vector if mode != "lexical" else None)
     if not articles:
         return []
     hits = [_score_article(index, a, lexical, vector, mode, weights) for a in articles]
     ranked = sorted(hits, key=lambda h: -h.score)[:k]
-    _add_coverage(index, query, ranked)
+    for hit in ranked:
+        rows = index.article_rows(hit.article_id)
+        hit.coverage = index.lexical.words.coverage_union(words, rows)
+        hit.gram_coverage = index.lexical.grams.coverage_union(grams, rows)
     if vector is not None and len(index.background):
         background = float((index.background @ vector).max())
         for hit in ranked:
@@ -161,10 +168,3 @@ def _score_article(
     hit.rows = chunk_rows[order].tolist()
     hit.row_scores = order_scores[order].tolist()
     return hit
-
-
-def _add_coverage(index: SearchIndex, query: AnalyzedQuery, hits: list[ArticleHit]) -> None:
-    for hit in hits:
-        rows = index.article_rows(hit.article_id)
-        hit.coverage = index.lexical.words.coverage_union(query.words, rows)
-        hit.gram_coverage = index.lexical.grams.coverage_union(query.grams, rows)

@@ -30,3 +30,36 @@ def settings(tmp_path: Path, kb_copy: Path) -> Settings:
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The repository's KB with the real model, indexed in a private folder. Reuses the
+    vectors of an index `make` already built, so the model encodes only what changed."""
+    from retrieval.embeddings import resolve_model
+
+    root = tmp_path_factory.mktemp("real")
+    shutil.copytree(
+        REPO_ROOT / "kb", root / "kb", ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
+    base = load_settings()
+    if (base.index_dir / "manifest.json").exists():
+        shutil.copytree(
+            base.index_dir, root / "var" / "index", ignore=shutil.ignore_patterns(".lock")
+        )
+    return dataclasses.replace(
+        base,
+        kb_dir=root / "kb",
+        data_dir=root / "var",
+        repo_root=root,
+        embedding_model=resolve_model(base),
+    )
+
+
+@pytest.fixture(scope="session")
+def real_retriever(real_settings: Settings):
+    from retrieval.service import Retriever
+
+    retriever = Retriever(real_settings)
+    retriever.load()
+    return retriever

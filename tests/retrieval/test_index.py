@@ -137,3 +137,24 @@ def test_top_k_is_bounded(settings: Settings) -> None:
     retriever, _ = _retriever(settings)
     assert len(retriever.search("Konto", k=3).results) == 3
     assert len(retriever.search("Konto", k=10_000).results) <= 20
+
+
+def test_approximate_index_above_the_threshold(settings: Settings) -> None:
+    import dataclasses
+
+    small = dataclasses.replace(settings, ann_threshold=50)
+    retriever, _ = _retriever(small)
+    retriever.load()
+    assert retriever.index.dense.approximate
+    assert retriever.search("Renewal Warranty aktivieren").results[0].article_id == 4
+    again, _ = _retriever(small)
+    assert again.load().loaded_from_disk and again.index.dense.approximate
+
+
+def test_changing_the_out_of_scope_list_rebuilds(settings: Settings) -> None:
+    _retriever(settings)[0].load()
+    path = settings.kb_dir / "out_of_scope.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "  - Wie bestelle ich Visitenkarten?\n")
+    retriever, embedder = _retriever(settings)
+    report = retriever.load()
+    assert not report.loaded_from_disk and embedder.queries_encoded == report.encoded == 1

@@ -1,0 +1,80 @@
+"""The real model on the real KB: right guides, honest refusals, extractive answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.store import ArticleStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("question", "article_id"),
+    [
+        ("Wie schalte ich die Zwei-Faktor-Authentifizierung aus?", 6),
+        ("wo find ich meinen supportcode", 1),
+        ("Ich habe eine Mahnung bekommen, obwohl ich bezahlt habe", 2),
+        ("rechnungsadrese hinzufügen", 3),
+        ("Renewal Warranty für alle Produkte deaktivieren", 4),
+        ("Wie verlasse ich eine Organisation?", 5),
+        ("Newsletter abbestellen", 7),
+        ("kSuite auf ein größeres Angebot umstellen", 8),
+        ("Kennwort vergessen, an welche Mail geht der Link?", 9),
+        ("How do I delete my user account?", 14),
+        ("Comment supprimer un compte de l'application kAuth ?", 20),
+        ("Wie wird der Partnerrabatt mit dem Staffelrabatt kombiniert?", 15),
+    ],
+)
+def test_finds_the_guide(real_retriever, question: str, article_id: int) -> None:
+    response = real_retriever.search(question)
+    assert response.results[0].article_id == article_id
+    assert response.answerable
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie installiere ich WordPress?",
+        "Wie wird das Wetter morgen in Bern?",
+        "asdfgh qwertz",
+        "Erzähl mir einen Witz",
+        "What is the capital of Spain?",
+    ],
+)
+def test_refuses_what_the_kb_does_not_cover(real_retriever, question: str) -> None:
+    assert not real_retriever.search(question).answerable
+    answer = real_retriever.answer(question)
+    assert not answer.answerable and "nichts gefunden" in answer.markdown
+
+
+def test_answer_is_extractive_with_title(real_retriever) -> None:
+    answer = real_retriever.answer("Wie deaktiviere ich 2FA?")
+    assert answer.answerable and answer.article_id == 6
+    assert answer.title == "Zwei-Faktor-Authentifizierung (2FA) deaktivieren"
+    assert any("2FA deaktivieren" in s.heading for s in answer.sections)
+    article = ArticleStore(real_retriever.settings.kb_dir).get(6)
+    for section in answer.sections:
+        assert section.markdown in article.body  # quoted, not rewritten
+    assert answer.path == "kb/articles/de/zwei-faktor-authentifizierung-2fa-deaktivieren.md"
+
+
+def test_published_change_is_answered_after_reindex(real_retriever) -> None:
+    store = ArticleStore(real_retriever.settings.kb_dir)
+    article = store.get(7)
+    original = article.body
+    article.body += (
+        "\n## Newsletter per Post\n\nDie Infomaniak News können auch als gedrucktes Heft per "
+        "Post bestellt werden.\n"
+    )
+    store.save(article)
+    try:
+        report = real_retriever.reindex([7])
+        assert 0 < report.encoded <= 4  # only the new section, its sentence, the article
+        answer = real_retriever.answer("Kann ich den Newsletter gedruckt per Post bekommen?")
+        assert answer.article_id == 7
+        assert any("per Post" in s.heading for s in answer.sections)
+    finally:
+        article.body = original
+        store.save(article)
+        real_retriever.reindex([7])

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpdesk.config import REPO_ROOT
+from retrieval.lexical import BM25Index
+from retrieval.synonyms import SynonymIndex
+from retrieval.text import char_ngrams, clean, fold, stems, words
+from retrieval.units import sentences
+
+
+def test_folding_makes_spellings_meet() -> None:
+    assert fold("Löschen") == fold("loeschen") == fold("LOESCHEN") == "loschen"
+    assert fold("Straße") == "strasse"
+    assert fold("Quelle") == "quelle"  # "ue" after q is no umlaut
+    assert fold("désactiver") == "desactiver"
+
+
+def test_words_split_compounds_and_keep_the_whole() -> None:
+    assert words(fold("Zwei-Faktor-Authentifizierung")) == [
+        "zwei",
+        "faktor",
+        "authentifizierung",
+        "zweifaktorauthentifizierung",
+    ]
+
+
+def test_stems_join_inflections_and_drop_stop_words() -> None:
+    assert stems(fold("Rechnungen")) == stems(fold("Rechnung"))
+    assert stems(fold("Wie kann ich das deaktivieren?")) == stems(fold("deaktivieren"))
+
+
+def test_char_ngrams_survive_typos() -> None:
+    right = set(char_ngrams(fold("Authentifizierung")))
+    typo = set(char_ngrams(fold("authentifizirung")))
+    assert len(right & typo) / len(right) > 0.6
+
+
+def test_clean_removes_control_and_bidi_characters() -> None:
+    assert clean("a\x00b\u202ec\ud800d") == "a b c d"
+
+
+def test_synonyms_from_the_kb_list() -> None:
+    synonyms = SynonymIndex.load(REPO_ROOT / "kb" / "synonyms.yml")
+    assert synonyms.tokens(fold("Kennwort")) == synonyms.tokens(fold("Passwort"))
+    assert synonyms.tokens(fold("2FA")) == synonyms.tokens(fold("Zwei-Faktor-Authentifizierung"))
+    assert synonyms.tokens(fold("Mahnung")) == synonyms.tokens(fold("Zahlungserinnerung"))
+    assert synonyms.tokens(fold("Wetter")) == []
+
+
+def test_missing_synonym_file_is_no_error(tmp_path: Path) -> None:
+    assert SynonymIndex.load(tmp_path / "none.yml").tokens("passwort") == []
+
+
+def test_bm25_ranks_the_matching_document_first_and_reports_coverage() -> None:
+    index = BM25Index.build([["rechnung", "adress"], ["passwort", "vergess"], ["rechnung"]])
+    query = index.query(["rechnung", "adress"])
+    assert index.scores(query).argmax() == 0
+    full, partial = index.coverage(query, [0, 2]).tolist()
+    assert full == 1.0 and 0.0 < partial < 1.0
+    assert index.coverage_union(query, [1, 2]) == pytest.approx(partial)
+    assert index.coverage(index.query(["wordpress"]), [0])[0] == 0.0
+    empty = BM25Index.build([])
+    assert empty.scores(empty.query(["x"])).size == 0
+
+
+def test_long_paragraphs_are_cut_into_sentences() -> None:
+    text = "Kurz.\n" + "Ein Satz mit einigen Wörtern darin. " * 10
+    parts = sentences(text)
+    assert parts[0] == "Kurz." and len(parts) == 11
