@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,12 +43,27 @@ class LexicalIndexes:
     words: BM25Index
     grams: BM25Index  # document i of both is chunk row i
 
+    content: list[str] = field(default_factory=list)  # chunk content hash per document
+
     @classmethod
-    def build(cls, chunks: list[Chunk], synonyms: SynonymIndex) -> LexicalIndexes:
-        folded = [fold(chunk.text) for chunk in chunks]
-        words = BM25Index.build([stems(f) + synonyms.tokens(f) for f in folded])
-        grams = BM25Index.build([char_ngrams(f) for f in folded])
-        return cls(words, grams)
+    def build(
+        cls,
+        chunks: list[Chunk],
+        synonyms: SynonymIndex,
+        previous: LexicalIndexes | None = None,
+    ) -> LexicalIndexes:
+        """Only chunks whose text is new are analysed; the others keep their rows."""
+        hashes = [c.content_hash for c in chunks]
+        old_rows = {h: i for i, h in enumerate(previous.content)} if previous else {}
+        reuse = [old_rows.get(h, -1) for h in hashes]
+        folded = [fold(c.text) if r < 0 else None for c, r in zip(chunks, reuse, strict=True)]
+        words = [stems(f) + synonyms.tokens(f) if f is not None else None for f in folded]
+        grams = [char_ngrams(f) if f is not None else None for f in folded]
+        if previous is None:
+            return cls(BM25Index.build(words), BM25Index.build(grams), hashes)  # type: ignore[arg-type]
+        return cls(
+            previous.words.updated(reuse, words), previous.grams.updated(reuse, grams), hashes
+        )
 
 
 @dataclass
@@ -64,23 +79,25 @@ class SearchIndex:
     encoded: int = 0  # units encoded by the model while building (for tests and logs)
     _groups: dict[str, dict[int, np.ndarray]] = field(default_factory=dict, repr=False)
 
-    def _grouped(self, name: str, keys: np.ndarray) -> dict[int, np.ndarray]:
+    def _grouped(self, name: str, keys: Callable[[], list[int]]) -> dict[int, np.ndarray]:
         if name not in self._groups:
             grouped: dict[int, list[int]] = {}
-            for row, key in enumerate(keys.tolist()):
+            for row, key in enumerate(keys()):
                 grouped.setdefault(key, []).append(row)
             self._groups[name] = {k: np.asarray(v, dtype=np.int64) for k, v in grouped.items()}
         return self._groups[name]
 
     def article_rows(self, article_id: int) -> np.ndarray:
         """Chunk rows of an article."""
-        keys = np.asarray([c.article_id for c in self.chunks], dtype=np.int64)
-        return self._grouped("chunks", keys).get(article_id, np.zeros(0, np.int64))
+        groups = self._grouped("chunks", lambda: [c.article_id for c in self.chunks])
+        return groups.get(article_id, np.zeros(0, np.int64))
 
     def article_units(self, article_id: int) -> np.ndarray:
         """Searchable unit rows of an article."""
-        keys = self.units.articles[: self.units.n_searchable]
-        return self._grouped("units", keys).get(article_id, np.zeros(0, np.int64))
+        groups = self._grouped(
+            "units", lambda: self.units.articles[: self.units.n_searchable].tolist()
+        )
+        return groups.get(article_id, np.zeros(0, np.int64))
 
     @property
     def background(self) -> np.ndarray:
@@ -96,9 +113,11 @@ def build_index(
     fingerprint: str,
     *,
     cache: dict[str, np.ndarray] | None = None,
+    previous_lexical: LexicalIndexes | None = None,
     ann_threshold: int,
 ) -> SearchIndex:
-    """A fresh index; vectors of unchanged unit texts come from ``cache``."""
+    """A fresh index; vectors of unchanged unit texts come from ``cache``, BM25 rows of
+    unchanged chunks from ``previous_lexical`` (the synonym list must be the same)."""
     cache = dict(cache or {})
     hashes = units.hashes
     encoded = 0
@@ -124,7 +143,7 @@ def build_index(
         vectors=vectors,
         articles=articles,
         dense=VectorIndex.build(searchable, approximate=len(searchable) > ann_threshold),
-        lexical=LexicalIndexes.build(chunks, synonyms),
+        lexical=LexicalIndexes.build(chunks, synonyms, previous_lexical),
         fingerprint=fingerprint,
         model_id=embedder.model_id,
         encoded=encoded,

@@ -22,6 +22,7 @@ B = 0.75
 @dataclass
 class BM25Index:
     vocabulary: dict[str, int]
+    tf: sparse.csr_matrix  # docs x terms, raw counts: kept so that updates re-use rows
     weights: sparse.csc_matrix  # docs x terms, BM25 term weight (without idf)
     idf: np.ndarray  # per term
     n_docs: int
@@ -29,31 +30,38 @@ class BM25Index:
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]]) -> BM25Index:
         vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        lengths = np.zeros(len(documents), dtype=np.float32)
-        for row, tokens in enumerate(documents):
-            lengths[row] = len(tokens)
-            for term, count in Counter(tokens).items():
-                rows.append(row)
-                cols.append(vocabulary.setdefault(term, len(vocabulary)))
-                counts.append(count)
-        n_docs = len(documents)
-        shape = (n_docs, max(len(vocabulary), 1))
-        tf = sparse.csr_matrix(
-            (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=shape, dtype=np.float32
+        return cls.from_counts(vocabulary, _count_rows(documents, vocabulary, len(documents)))
+
+    def updated(self, reuse: Sequence[int], documents: Sequence[Sequence[str] | None]) -> BM25Index:
+        """A new index whose row i is old row ``reuse[i]``, or the analysis of
+        ``documents[i]`` where ``reuse[i]`` is -1: only changed documents are tokenised."""
+        vocabulary = dict(self.vocabulary)
+        fresh = [i for i, old in enumerate(reuse) if old < 0]
+        counted = _count_rows([documents[i] or [] for i in fresh], vocabulary, len(fresh))
+        width = max(len(vocabulary), 1)
+        old = self.tf.copy()
+        old.resize((self.tf.shape[0], width))
+        counted.resize((len(fresh), width))
+        stacked = sparse.vstack([old, counted], format="csr")
+        position = {row: self.tf.shape[0] + k for k, row in enumerate(fresh)}
+        order = [position[i] if old_row < 0 else old_row for i, old_row in enumerate(reuse)]
+        return self.from_counts(
+            vocabulary, stacked[np.asarray(order, dtype=np.int64)] if order else stacked[:0]
         )
+
+    @classmethod
+    def from_counts(cls, vocabulary: dict[str, int], tf: sparse.csr_matrix) -> BM25Index:
+        n_docs = tf.shape[0]
+        lengths = np.asarray(tf.sum(axis=1)).ravel().astype(np.float32)
         avg = float(lengths.mean()) if n_docs and lengths.mean() > 0 else 1.0
         norm = K1 * (1 - B + B * lengths / avg)
         # Saturated term frequency, row by row: tf*(k1+1)/(tf+norm_doc).
-        tf_data = tf.data
         doc_norm = np.repeat(norm, np.diff(tf.indptr))
         weighted = tf.copy()
-        weighted.data = tf_data * (K1 + 1) / (tf_data + doc_norm)
-        df = np.bincount(tf.indices, minlength=shape[1]).astype(np.float32)
+        weighted.data = tf.data * (K1 + 1) / (tf.data + doc_norm)
+        df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
         idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        return cls(vocabulary, weighted.tocsc(), idf, n_docs)
+        return cls(vocabulary, tf, weighted.tocsc(), idf, n_docs)
 
     def unknown_idf(self) -> float:
         """The idf a term never seen would have: it makes unknown query words count."""
@@ -90,6 +98,24 @@ class BM25Index:
             return 0.0
         present = (terms.matrix[np.asarray(docs)] > 0).max(axis=0)
         return float(present.toarray().ravel() @ terms.idf) / terms.total_idf
+
+
+def _count_rows(
+    documents: Sequence[Sequence[str]], vocabulary: dict[str, int], n_rows: int
+) -> sparse.csr_matrix:
+    """Term counts of the documents; new terms are added to ``vocabulary``."""
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[int] = []
+    for row, tokens in enumerate(documents):
+        for term, count in Counter(tokens).items():
+            rows.append(row)
+            cols.append(vocabulary.setdefault(term, len(vocabulary)))
+            counts.append(count)
+    shape = (n_rows, max(len(vocabulary), 1))
+    return sparse.csr_matrix(
+        (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=shape, dtype=np.float32
+    )
 
 
 @dataclass

@@ -106,6 +106,13 @@ def prepare_query(text: str, max_chars: int) -> str:
     return query
 
 
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def _printable(text: str) -> str:
     """The query as received, minus lone surrogates that no encoder could write out."""
     return text.encode("utf-8", errors="replace").decode("utf-8")
@@ -164,7 +171,12 @@ class Retriever:
         )
 
     def _build(
-        self, chunks: list[Chunk], infos: dict[int, ArticleInfo], cache: dict, started: float
+        self,
+        chunks: list[Chunk],
+        infos: dict[int, ArticleInfo],
+        cache: dict,
+        started: float,
+        previous: SearchIndex | None = None,
     ) -> SearchIndex:
         units = make_units(chunks, self.background)
         index = build_index(
@@ -175,6 +187,7 @@ class Retriever:
             self.synonyms,
             fingerprint(chunks, units, infos, self.embedder.model_id),
             cache=cache,
+            previous_lexical=previous.lexical if previous else None,
             ann_threshold=self.settings.ann_threshold,
         )
         save_index(index, self.settings.index_dir)
@@ -214,7 +227,9 @@ class Retriever:
                 infos[article.id] = article_info(self.store, article)
                 chunks.extend(chunk_article(article))
             chunks.sort(key=lambda c: (c.article_id, c.position))
-            self._build(chunks, dict(sorted(infos.items())), vector_cache(current), started)
+            self._build(
+                chunks, dict(sorted(infos.items())), vector_cache(current), started, current
+            )
             assert self.last_report is not None
             return self.last_report
 
@@ -253,7 +268,7 @@ class Retriever:
         for hit in hits:
             chunk = index.chunks[hit.rows[0]]
             info = index.articles[hit.article_id]
-            snippet = chunk.text.split("\n", 1)[-1][:SNIPPET_CHARS]
+            snippet = _shorten(chunk.text.split("\n", 1)[-1], SNIPPET_CHARS)
             results.append(
                 Result(hit.article_id, info.title, chunk.section, hit.score, info.path, snippet)
             )

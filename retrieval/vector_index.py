@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import faiss
@@ -43,8 +44,14 @@ class VectorIndex:
         return int(self.index.ntotal)
 
     def add(self, vectors: np.ndarray) -> None:
-        if len(vectors):
+        if not len(vectors):
+            return
+        # Building a graph is worth every core; searching is not (see the module setting).
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        finally:
+            faiss.omp_set_num_threads(1)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the k nearest rows, best first; rows of -1 are padding."""

@@ -70,3 +70,24 @@ def test_long_paragraphs_are_cut_into_sentences() -> None:
     text = "Kurz.\n" + "Ein Satz mit einigen Wörtern darin. " * 10
     parts = sentences(text)
     assert parts[0] == "Kurz." and len(parts) == 11
+
+
+def test_bm25_update_equals_a_fresh_build() -> None:
+    import random
+
+    import numpy as np
+
+    rng = random.Random(1)
+    vocabulary = [f"w{i}" for i in range(50)]
+    docs = [[rng.choice(vocabulary) for _ in range(rng.randint(0, 12))] for _ in range(30)]
+    old = BM25Index.build(docs)
+    kept = [i for i in range(len(docs)) if rng.random() > 0.3]
+    added = [[rng.choice([*vocabulary, "neu1", "neu2"]) for _ in range(5)] for _ in range(4)]
+    new_docs = [docs[i] for i in kept] + added
+    reuse = kept + [-1] * len(added)
+    updated = old.updated(reuse, [None] * len(kept) + added)
+    fresh = BM25Index.build(new_docs)
+    for query in (["w1", "w2"], ["neu1"], ["w7", "neu2", "w3"]):
+        assert np.allclose(
+            updated.scores(updated.query(query)), fresh.scores(fresh.query(query)), atol=1e-5
+        )
