@@ -31,7 +31,7 @@ from retrieval.text import char_ngrams, fold, stems
 from retrieval.units import BACKGROUND, Units
 from retrieval.vector_index import VectorIndex
 
-FORMAT = 3
+FORMAT = 4
 
 
 class IndexUnusable(Exception):
@@ -113,11 +113,13 @@ def build_index(
     fingerprint: str,
     *,
     cache: dict[str, np.ndarray] | None = None,
-    previous_lexical: LexicalIndexes | None = None,
+    previous: SearchIndex | None = None,
+    changed: set[int] | None = None,
     ann_threshold: int,
 ) -> SearchIndex:
-    """A fresh index; vectors of unchanged unit texts come from ``cache``, BM25 rows of
-    unchanged chunks from ``previous_lexical`` (the synonym list must be the same)."""
+    """A new index. Vectors of unchanged unit texts come from ``cache``; with ``previous``,
+    BM25 rows of unchanged chunks are reused (the synonym list must be the same) and, when
+    only the articles in ``changed`` differ, an HNSW graph is updated instead of rebuilt."""
     cache = dict(cache or {})
     hashes = units.hashes
     encoded = 0
@@ -137,17 +139,40 @@ def build_index(
         else np.zeros((0, embedder.dimension), np.float32)
     )
     searchable = vectors[: units.n_searchable]
+    approximate = len(searchable) > ann_threshold
+    dense = None
+    if previous is not None and changed is not None and approximate:
+        dense = _updated_graph(previous, units, searchable, changed)
     return SearchIndex(
         chunks=chunks,
         units=units,
         vectors=vectors,
         articles=articles,
-        dense=VectorIndex.build(searchable, approximate=len(searchable) > ann_threshold),
-        lexical=LexicalIndexes.build(chunks, synonyms, previous_lexical),
+        dense=dense or VectorIndex.build(searchable, approximate=approximate),
+        lexical=LexicalIndexes.build(chunks, synonyms, previous.lexical if previous else None),
         fingerprint=fingerprint,
         model_id=embedder.model_id,
         encoded=encoded,
     )
+
+
+def _updated_graph(
+    previous: SearchIndex, units: Units, searchable: np.ndarray, changed: set[int]
+) -> VectorIndex | None:
+    """Renumber the units of unchanged articles, add those of changed ones."""
+    new_rows: dict[int, list[int]] = {}
+    for row, article_id in enumerate(units.articles[: units.n_searchable].tolist()):
+        new_rows.setdefault(article_id, []).append(row)
+    row_map = np.full(previous.units.n_searchable, -1, dtype=np.int64)
+    added: list[int] = []
+    for article_id, rows in new_rows.items():
+        old = previous.article_units(article_id)
+        if article_id in changed or len(old) != len(rows):
+            added.extend(rows)
+        else:
+            row_map[old] = rows
+    fresh = np.asarray(added, dtype=np.int64)
+    return previous.dense.updated(row_map, fresh, searchable[fresh])
 
 
 def vector_cache(index: SearchIndex | None) -> dict[str, np.ndarray]:
@@ -185,6 +210,7 @@ def save_index(index: SearchIndex, directory: Path) -> None:
         writers = {
             "vectors.npy": lambda handle: np.save(handle, index.vectors, allow_pickle=False),
             "dense.faiss": lambda handle: handle.write(index.dense.serialize()),
+            "dense_rows.npy": lambda handle: np.save(handle, index.dense.rows, allow_pickle=False),
             "lexical.pkl": lambda handle: pickle.dump(index.lexical, handle, protocol=5),
         }
         checksums = {}
@@ -259,16 +285,18 @@ def load_index(
     if manifest.get("hashes") != units.hashes:
         raise IndexUnusable("units do not match the KB")
     checksums = manifest.get("checksums", {})
-    for name in ("dense.faiss", "lexical.pkl"):
+    for name in ("dense.faiss", "dense_rows.npy", "lexical.pkl"):
         path = directory / name
         if not path.exists() or _sha256(path) != checksums.get(name):
             raise IndexUnusable(f"{name} missing or corrupt")
     try:
-        dense = VectorIndex.load(directory / "dense.faiss")
+        rows = np.load(directory / "dense_rows.npy", allow_pickle=False)
+        dense = VectorIndex.load(directory / "dense.faiss", rows)
         lexical = pickle.loads((directory / "lexical.pkl").read_bytes())
     except Exception as exc:  # faiss and pickle raise assorted types on damaged files
         raise IndexUnusable(f"index files unreadable: {exc}") from exc
-    if dense.size != units.n_searchable or not isinstance(lexical, LexicalIndexes):
+    live = dense.rows[dense.rows >= 0]
+    if len(live) != units.n_searchable or not isinstance(lexical, LexicalIndexes):
         raise IndexUnusable("index files do not match the manifest")
     if len(lexical.words.idf) and lexical.words.n_docs != len(chunks):
         raise IndexUnusable("lexical index does not match the KB")

@@ -177,6 +177,7 @@ class Retriever:
         cache: dict,
         started: float,
         previous: SearchIndex | None = None,
+        changed: set[int] | None = None,
     ) -> SearchIndex:
         units = make_units(chunks, self.background)
         index = build_index(
@@ -187,7 +188,8 @@ class Retriever:
             self.synonyms,
             fingerprint(chunks, units, infos, self.embedder.model_id),
             cache=cache,
-            previous_lexical=previous.lexical if previous else None,
+            previous=previous,
+            changed=changed,
             ann_threshold=self.settings.ann_threshold,
         )
         save_index(index, self.settings.index_dir)
@@ -227,9 +229,8 @@ class Retriever:
                 infos[article.id] = article_info(self.store, article)
                 chunks.extend(chunk_article(article))
             chunks.sort(key=lambda c: (c.article_id, c.position))
-            self._build(
-                chunks, dict(sorted(infos.items())), vector_cache(current), started, current
-            )
+            infos = dict(sorted(infos.items()))
+            self._build(chunks, infos, vector_cache(current), started, current, set(article_ids))
             assert self.last_report is not None
             return self.last_report
 

@@ -158,3 +158,26 @@ def test_changing_the_out_of_scope_list_rebuilds(settings: Settings) -> None:
     retriever, embedder = _retriever(settings)
     report = retriever.load()
     assert not report.loaded_from_disk and embedder.queries_encoded == report.encoded == 1
+
+
+def test_hnsw_graph_is_updated_in_place_and_compacted_later(settings: Settings) -> None:
+    import dataclasses
+
+    small = dataclasses.replace(settings, ann_threshold=50)
+    retriever, _ = _retriever(small)
+    retriever.load()
+    store = ArticleStore(small.kb_dir)
+    article = store.get(7)
+    article.body += "\n## Zustellung per Brieftaube\n\nDer Newsletter kommt auch per Brieftaube.\n"
+    store.save(article)
+    retriever.reindex([7])
+    dense = retriever.index.dense
+    assert dense.approximate and dense.tombstones > 0  # updated, not rebuilt
+    assert retriever.search("Newsletter per Brieftaube").results[0].article_id == 7
+    again, _ = _retriever(small)
+    assert again.load().loaded_from_disk and again.index.dense.tombstones == dense.tombstones
+    assert again.search("Newsletter per Brieftaube").results[0].article_id == 7
+    for _round in range(3):  # replace most vectors: the graph must be rebuilt compactly
+        retriever.reindex(list(range(1, 21)))
+    assert retriever.index.dense.tombstones < 0.2 * retriever.index.dense.size
+    assert retriever.search("Renewal Warranty aktivieren").results[0].article_id == 4
