@@ -71,7 +71,16 @@ class SentenceTransformerEmbedder:
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._encode(texts, self._passage_prompt)
+        import torch
+
+        # Batches of passages (index builds) use every core; single queries stay on the
+        # configured threads, where more threads only add jitter.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(threads, os.cpu_count() or 1))
+        try:
+            return self._encode(texts, self._passage_prompt)
+        finally:
+            torch.set_num_threads(threads)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         # Customers repeat questions; a small cache spares the model for those.

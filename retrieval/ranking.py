@@ -110,9 +110,12 @@ def rank(
     articles = _candidates(index, lexical, vector if mode != "lexical" else None)
     if not articles:
         return []
-    hits = [_score_article(index, a, lexical, vector, mode, weights) for a in articles]
+    cos = _cosines(index, articles, vector) if vector is not None and mode != "lexical" else None
+    hits = _score_articles(index, articles, lexical, cos, weights)
     ranked = sorted(hits, key=lambda h: -h.score)[:k]
     for hit in ranked:
+        _order_sections(index, hit, lexical, cos, weights)
+    for hit in ranked[:1]:  # only the top hit's coverage is ever consulted
         rows = index.article_rows(hit.article_id)
         hit.coverage = index.lexical.words.coverage_union(words, rows)
         hit.gram_coverage = index.lexical.grams.coverage_union(grams, rows)
@@ -123,48 +126,70 @@ def rank(
     return ranked
 
 
-def _score_article(
+@dataclass
+class _Cosines:
+    """Per chunk row: its section's cosine and its best sentence's; per article: whole."""
+
+    section: np.ndarray
+    sentence: np.ndarray
+    whole: dict[int, float]
+
+
+def _cosines(index: SearchIndex, articles: list[int], vector: np.ndarray) -> _Cosines:
+    units = np.concatenate([index.article_units(a) for a in articles])
+    cosine = index.vectors[units] @ vector
+    kinds = index.units.kinds[units]
+    rows = index.units.chunk_rows[units]
+    section = np.zeros(len(index.chunks), np.float32)
+    sentence = np.zeros(len(index.chunks), np.float32)
+    is_section = kinds == SECTION
+    section[rows[is_section]] = cosine[is_section]
+    is_sentence = kinds == SENTENCE
+    np.maximum.at(sentence, rows[is_sentence], cosine[is_sentence])
+    np.maximum(sentence, section, out=sentence)  # a section without sentences
+    is_whole = kinds == ARTICLE
+    whole = dict(
+        zip(index.units.articles[units][is_whole].tolist(), cosine[is_whole].tolist(), strict=True)
+    )
+    return _Cosines(section, sentence, whole)
+
+
+def _score_articles(
     index: SearchIndex,
-    article_id: int,
+    articles: list[int],
     lexical: np.ndarray,
-    vector: np.ndarray | None,
-    mode: Mode,
+    cos: _Cosines | None,
     weights: Weights,
-) -> ArticleHit:
-    chunk_rows = index.article_rows(article_id)
-    section = np.zeros(len(chunk_rows), np.float32)
-    best_sentence = np.zeros(len(chunk_rows), np.float32)
-    hit = ArticleHit(article_id, 0.0)
-    if vector is not None and mode != "lexical":
-        units = index.article_units(article_id)
-        cosine = index.vectors[units] @ vector
-        kinds = index.units.kinds[units]
-        position = {row: i for i, row in enumerate(chunk_rows.tolist())}
-        for unit_cos, kind, row in zip(
-            cosine.tolist(), kinds.tolist(), index.units.chunk_rows[units].tolist(), strict=True
-        ):
-            if kind == ARTICLE:
-                hit.whole = unit_cos
-            elif kind == SECTION:
-                section[position[row]] = unit_cos
-            elif kind == SENTENCE:
-                slot = position[row]
-                best_sentence[slot] = max(best_sentence[slot], unit_cos)
-        best_sentence = np.maximum(best_sentence, section)  # a section without sentences
-        hit.dense = float(section.max())
-        hit.sentence = float(best_sentence.max())
-    chunk_scores = section + lexical[chunk_rows]
-    if mode == "lexical":
-        hit.score = float(chunk_scores.max())
-        order_scores = chunk_scores
+) -> list[ArticleHit]:
+    hits = []
+    for article_id in articles:
+        rows = index.article_rows(article_id)
+        hit = ArticleHit(article_id, 0.0)
+        if cos is None:
+            hit.score = float(lexical[rows].max())
+        else:
+            hit.dense = float(cos.section[rows].max())
+            hit.sentence = float(cos.sentence[rows].max())
+            hit.whole = cos.whole.get(article_id, 0.0)
+            best_section = float((cos.section[rows] + lexical[rows]).max())
+            hit.score = best_section + weights.article * hit.whole + weights.sentence * hit.sentence
+        hits.append(hit)
+    return hits
+
+
+def _order_sections(
+    index: SearchIndex,
+    hit: ArticleHit,
+    lexical: np.ndarray,
+    cos: _Cosines | None,
+    weights: Weights,
+) -> None:
+    """The article's sections, best first: the answer quotes the top ones."""
+    rows = index.article_rows(hit.article_id)
+    if cos is None:
+        scores = lexical[rows]
     else:
-        hit.score = (
-            float(chunk_scores.max())
-            + weights.article * hit.whole
-            + weights.sentence * hit.sentence
-        )
-        order_scores = chunk_scores + weights.sentence * best_sentence
-    order = np.argsort(-order_scores, kind="stable")
-    hit.rows = chunk_rows[order].tolist()
-    hit.row_scores = order_scores[order].tolist()
-    return hit
+        scores = cos.section[rows] + lexical[rows] + weights.sentence * cos.sentence[rows]
+    order = np.argsort(-scores, kind="stable")
+    hit.rows = rows[order].tolist()
+    hit.row_scores = scores[order].tolist()

@@ -26,6 +26,7 @@ class VectorIndex:
     def __init__(self, index: faiss.Index, rows: np.ndarray | None = None) -> None:
         self.index = index
         self.rows = np.arange(index.ntotal, dtype=np.int64) if rows is None else rows
+        self._tombstones: int | None = None  # counted once: rows never change in place
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, approximate: bool) -> VectorIndex:
@@ -51,7 +52,9 @@ class VectorIndex:
 
     @property
     def tombstones(self) -> int:
-        return int((self.rows < 0).sum())
+        if self._tombstones is None:
+            self._tombstones = int((self.rows < 0).sum())
+        return self._tombstones
 
     def updated(
         self, row_map: np.ndarray, new_rows: np.ndarray, new_vectors: np.ndarray
