@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from kb.article import Article
 
@@ -27,13 +28,18 @@ class Chunk:
     markdown: str  # the section as written, shown in answers
     position: int  # order within the article
 
-    @property
+    @cached_property
+    def plain(self) -> str:
+        """The section without Markdown syntax."""
+        return markdown_to_text(self.markdown)
+
+    @cached_property
     def text(self) -> str:
         """What search reads: the title and headings give every section its context."""
         header = f"{self.title}. {self.section}" if self.section else self.title
-        return f"{header}\n{markdown_to_text(self.markdown)}"
+        return f"{header}\n{self.plain}"
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:24]
 

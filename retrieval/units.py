@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from retrieval.chunking import Chunk, markdown_to_text
+from retrieval.chunking import Chunk
 
 ARTICLE, SECTION, SENTENCE, BACKGROUND = 0, 1, 2, 3
 UNITS_VERSION = "2"
@@ -33,7 +34,7 @@ class Units:
     chunk_rows: np.ndarray  # int64 chunk row of section/sentence units, else -1
     n_searchable: int  # background units come last
 
-    @property
+    @cached_property
     def hashes(self) -> list[str]:
         """Cache keys: what is embedded and how (question vs passage)."""
         return [
@@ -69,7 +70,7 @@ def make_units(chunks: list[Chunk], background: list[str]) -> Units:
             chunk = chunks[row]
             add(chunk.text, SECTION, article_id, row)
             header = f"{chunk.title}. {chunk.section}" if chunk.section else chunk.title
-            for line in sentences(markdown_to_text(chunk.markdown)):
+            for line in sentences(chunk.plain):
                 if len(line.split()) >= MIN_SENTENCE_WORDS and line not in seen:
                     seen.add(line)
                     add(f"{header}\n{line}", SENTENCE, article_id, row)
@@ -98,5 +99,4 @@ def sentences(text: str) -> list[str]:
 
 
 def _section_text(chunk: Chunk) -> str:
-    body = markdown_to_text(chunk.markdown)
-    return f"{chunk.section}\n{body}" if chunk.section else body
+    return f"{chunk.section}\n{chunk.plain}" if chunk.section else chunk.plain

@@ -101,7 +101,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path, rows: np.ndarray) -> VectorIndex:
-        index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+        index = faiss.read_index(str(path))
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
         if len(rows) != index.ntotal:
