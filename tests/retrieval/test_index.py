@@ -17,6 +17,14 @@ def _retriever(settings: Settings) -> tuple[Retriever, FakeEmbedder]:
     return Retriever(settings, embedder=embedder), embedder
 
 
+def _add_pigeon_section(settings: Settings) -> None:
+    """Give article 7 (newsletter) a section no other article resembles."""
+    store = ArticleStore(settings.kb_dir)
+    article = store.get(7)
+    article.body += "\n## Zustellung per Brieftaube\n\nDer Newsletter kommt auch per Brieftaube.\n"
+    store.save(article)
+
+
 def test_first_start_builds_and_second_start_loads_without_encoding(settings: Settings) -> None:
     first, embedder = _retriever(settings)
     report = first.load()
@@ -33,10 +41,7 @@ def test_first_start_builds_and_second_start_loads_without_encoding(settings: Se
 def test_editing_one_article_reencodes_only_its_changed_chunks(settings: Settings) -> None:
     retriever, embedder = _retriever(settings)
     retriever.load()
-    store = ArticleStore(settings.kb_dir)
-    article = store.get(7)
-    article.body += "\n## Zustellung per Brieftaube\n\nDer Newsletter kommt auch per Brieftaube.\n"
-    store.save(article)
+    _add_pigeon_section(settings)
     before = embedder.encoded
     report = retriever.reindex([7])
     # The new section, its one sentence, and the whole-article vector; nothing else.
@@ -166,10 +171,7 @@ def test_hnsw_graph_is_updated_in_place_and_compacted_later(settings: Settings) 
     small = dataclasses.replace(settings, ann_threshold=50)
     retriever, _ = _retriever(small)
     retriever.load()
-    store = ArticleStore(small.kb_dir)
-    article = store.get(7)
-    article.body += "\n## Zustellung per Brieftaube\n\nDer Newsletter kommt auch per Brieftaube.\n"
-    store.save(article)
+    _add_pigeon_section(small)
     retriever.reindex([7])
     dense = retriever.index.dense
     assert dense.approximate and dense.tombstones > 0  # updated, not rebuilt
