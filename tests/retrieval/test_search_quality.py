@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
         ("Wie verlasse ich eine Organisation?", 5),
         ("Newsletter abbestellen", 7),
         ("kSuite auf ein größeres Angebot umstellen", 8),
-        ("Kennwort vergessen, an welche Mail geht der Link?", 9),
+        (
+            "Wie ändere ich die Adresse, an die der Link zum Zurücksetzen des Passworts geht?",
+            9,
+        ),
         ("How do I delete my user account?", 14),
         ("Comment supprimer un compte de l'application kAuth ?", 20),
         ("Wie wird der Partnerrabatt mit dem Staffelrabatt kombiniert?", 15),
