@@ -17,7 +17,7 @@ import yaml
 
 from kb.article import Article
 from kb.dump import Guide, ImportRules, guide_to_markdown, split_guides
-from kb.store import ArticleStore, _atomic_write
+from kb.store import ArticleStore, atomic_write
 
 CATEGORIES_FILE = Path(__file__).with_name("categories.yml")
 _MAX_TITLE_CHARS = 70
@@ -139,5 +139,5 @@ def _write_record(
     path = store.kb_dir / "imports" / f"{dump.stem}.yml"
     content = yaml.safe_dump(record, allow_unicode=True, sort_keys=False, width=1000)
     if not path.exists() or path.read_text(encoding="utf-8") != content:
-        _atomic_write(path, content)
+        atomic_write(path, content)
     return path

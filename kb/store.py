@@ -88,7 +88,7 @@ class ArticleStore:
         if self.sequence_file.exists():
             current = int(self.sequence_file.read_text().strip() or 0)
         if article_id > current:
-            _atomic_write(self.sequence_file, f"{article_id}\n")
+            atomic_write(self.sequence_file, f"{article_id}\n")
 
     def path_for(self, article: Article) -> Path:
         taken = {p for p in self.paths() if p != article.path}
@@ -101,13 +101,13 @@ class ArticleStore:
         """Write the article; a new one gets its path from its title, an existing one keeps it."""
         path = article.path or self.path_for(article)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, article.to_markdown())
+        atomic_write(path, article.to_markdown())
         article.path = path
         self._record_id(article.id)
         return path
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file so that a crash never leaves half an article behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
