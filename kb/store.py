@@ -9,7 +9,6 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +60,6 @@ class ArticleStore:
 
     def articles(self) -> list[Article]:
         return self.scan()[0]
-
-    def __iter__(self) -> Iterator[Article]:
-        return iter(self.articles())
 
     def get(self, article_id: int) -> Article | None:
         return next((a for a in self.articles() if a.id == article_id), None)

@@ -298,7 +298,7 @@ def load_index(
     live = dense.rows[dense.rows >= 0]
     if len(live) != units.n_searchable or not isinstance(lexical, LexicalIndexes):
         raise IndexUnusable("index files do not match the manifest")
-    if len(lexical.words.idf) and lexical.words.n_docs != len(chunks):
+    if lexical.content != [c.content_hash for c in chunks]:
         raise IndexUnusable("lexical index does not match the KB")
     return SearchIndex(
         chunks=chunks,

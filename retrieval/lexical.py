@@ -85,13 +85,6 @@ class BM25Index:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(terms.matrix @ terms.weights).ravel()
 
-    def coverage(self, terms: QueryTerms, docs: Sequence[int]) -> np.ndarray:
-        """Share of the query's idf mass that each given document contains (0..1)."""
-        if terms.matrix is None or terms.total_idf <= 0 or len(docs) == 0:
-            return np.zeros(len(docs), dtype=np.float32)
-        present = terms.matrix[np.asarray(docs)] > 0
-        return np.asarray(present @ terms.idf).ravel() / terms.total_idf
-
     def coverage_union(self, terms: QueryTerms, docs: Sequence[int]) -> float:
         """Share of the query's idf mass found anywhere in the given documents together."""
         if terms.matrix is None or terms.total_idf <= 0 or len(docs) == 0:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from helpdesk.config import Settings, load_settings
-from kb.article import ArticleError, read_article
+from kb.article import Article, ArticleError, read_article
 from kb.store import ArticleStore
 from retrieval import answer as answers
 from retrieval import confidence as conf
@@ -234,7 +234,7 @@ class Retriever:
             assert self.last_report is not None
             return self.last_report
 
-    def _read_articles(self, current: SearchIndex, wanted: set[int]) -> list:
+    def _read_articles(self, current: SearchIndex, wanted: set[int]) -> list[Article]:
         """The current files of the wanted articles; known paths first, a scan for the rest."""
         found = []
         for article_id in wanted:
