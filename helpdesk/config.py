@@ -26,6 +26,15 @@ class Settings:
     ann_threshold: int
     torch_threads: int
     max_query_chars: int
+    # Customers, invoices, handoffs, feedback, verification attempts (SQLAlchemy URL).
+    database_url: str
+    # Key of the HMAC that support and VIP codes are stored under; empty: var/secret_key.
+    secret_key: str
+    # Rasa's own conversation memory: SQL tracker store, lock store (in memory or Redis).
+    tracker_store_url: str
+    lock_store_url: str
+    rasa_port: int
+    action_port: int
 
     @property
     def index_dir(self) -> Path:
@@ -52,4 +61,10 @@ def load_settings() -> Settings:
         ann_threshold=int(_env("ANN_THRESHOLD", "20000")),
         torch_threads=int(_env("TORCH_THREADS", "1")),
         max_query_chars=int(_env("MAX_QUERY_CHARS", "2000")),
+        database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'helpdesk.db'}"),
+        secret_key=_env("SECRET_KEY", ""),
+        tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{data_dir / 'rasa-tracker.db'}"),
+        lock_store_url=_env("LOCK_STORE_URL", ""),
+        rasa_port=int(_env("RASA_PORT", "5005")),
+        action_port=int(_env("ACTION_PORT", "5055")),
     )
