@@ -184,6 +184,35 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo_load(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from actions.codes import load_secret_key
+    from helpdesk.db import init_db, make_engine, session_factory, session_scope
+    from helpdesk.demo import load_demo
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        init_db(engine)
+        with session_scope(session_factory(engine)) as session:
+            summary = load_demo(session, load_secret_key(settings))
+    finally:
+        engine.dispose()
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(
+        f"Demodaten geladen: {summary.customers} Kunden, {summary.invoices} Rechnungen, "
+        f"{summary.reminders} Mahnungen, {summary.payments} Zahlungen ({where})."
+    )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from helpdesk.serve import serve
+
+    return serve(load_settings(), chat=args.chat)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk-Assistent")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("query", nargs="+")
     add("chat", cmd_chat, "Fragen und Antworten im Terminal")
     add("index", cmd_index, "Den Suchindex (neu) aufbauen")
+    serve = add("serve", cmd_serve, "Rasa und den Aktionsserver starten (Strg-C beendet)")
+    serve.add_argument("--chat", action="store_true", help="im Terminal mit dem Bot schreiben")
     kb = add("kb", lambda a: EXIT_USAGE, "Artikel verwalten")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     add("check", cmd_kb_check, "Alle Artikel prüfen", kb_commands)
@@ -213,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--lang", default="de")
     imp.add_argument("--no-index", action="store_true", help="den Suchindex nicht aktualisieren")
+    demo = add("demo", lambda a: EXIT_USAGE, "Demodaten verwalten")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
+    add(
+        "load", cmd_demo_load, "Die Demokunden laden (ersetzt deren bisherige Daten)", demo_commands
+    )
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Rasa custom actions and the domain logic they use."""

@@ -1,0 +1,51 @@
+"""What the KB is asked and how customers rate its answers, for the editors improving it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from actions.codes import mask_codes
+from helpdesk.models import Feedback, KbQuestion
+
+
+def record_feedback(
+    session: Session,
+    *,
+    conversation_id: str,
+    article_id: int | None,
+    query: str,
+    helpful: bool,
+) -> Feedback:
+    feedback = Feedback(
+        conversation_id=conversation_id,
+        article_id=article_id,
+        # Editors read these queries: a code typed into a question must not reach them.
+        query=mask_codes(query),
+        helpful=helpful,
+        created_at=datetime.now(UTC),
+    )
+    session.add(feedback)
+    session.flush()
+    return feedback
+
+
+def record_question(
+    session: Session,
+    *,
+    conversation_id: str,
+    query: str,
+    article_id: int | None,
+    confidence: float,
+) -> KbQuestion:
+    question = KbQuestion(
+        conversation_id=conversation_id,
+        query=mask_codes(query),
+        article_id=article_id,
+        confidence=confidence,
+        created_at=datetime.now(UTC),
+    )
+    session.add(question)
+    session.flush()
+    return question
