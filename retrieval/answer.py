@@ -35,13 +35,18 @@ class Answer:
     @property
     def markdown(self) -> str:
         """The answer as the customer reads it, with the guide it comes from."""
+        return self.render()
+
+    def render(self, link: str | None = None) -> str:
+        """The answer as Markdown; with ``link``, the guide's title links to the guide."""
         if not self.answerable:
             return NOT_FOUND
         parts = [f"**{self.title}**"]
         for section in self.sections:
             heading = section.heading.split(" › ")[-1]
             parts.append(f"### {heading}\n\n{section.markdown}" if heading else section.markdown)
-        parts.append(f"Quelle: Anleitung „{self.title}“")
+        source = f"[{self.title}]({link})" if link else f"„{self.title}“"
+        parts.append(f"Quelle: Anleitung {source}")
         return "\n\n".join(parts)
 
     def to_dict(self) -> dict:

@@ -1,0 +1,1 @@
+"""Rasa ``Action`` classes: thin adapters from a conversation to the domain modules."""

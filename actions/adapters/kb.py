@@ -1,0 +1,115 @@
+"""Answering from the KB, feedback on answers, and what happens when the KB cannot help."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import feedback
+from actions import handoff as handoffs
+from actions.adapters.common import HANDOFF_BUTTON, hand_off, latest_text, offer_handoff
+from actions.kb_answer import answer_question
+from actions.services import get_services
+from retrieval.answer import NOT_FOUND
+from retrieval.service import QueryError
+
+FEEDBACK_BUTTONS = [
+    {"title": "Hat geholfen", "payload": "/feedback_helpful"},
+    {"title": "Hat nicht geholfen", "payload": "/feedback_unhelpful"},
+]
+OFF_TOPIC = (
+    "Dabei kann ich Ihnen leider nicht helfen. Ich beantworte Fragen zu unseren Diensten "
+    "aus unseren Anleitungen, prüfe Ihren Supportcode und erkläre Zahlungserinnerungen."
+)
+# After this many answers in a row that did not help, the bot offers a human; one more and
+# it hands the conversation over without asking.
+OFFER_AFTER, HANDOFF_AFTER = 2, 3
+QUESTION_MIN_WORDS = 4
+
+
+def not_helped(dispatcher: CollectingDispatcher, tracker: Tracker, message: str) -> list[EventType]:
+    failures = int(tracker.get_slot("failed_answers") or 0) + 1
+    if failures >= HANDOFF_AFTER:
+        dispatcher.utter_message(text=message)
+        return hand_off(dispatcher, tracker, handoffs.REASON_REPEATED_FAILURE)
+    if failures >= OFFER_AFTER:
+        events = offer_handoff(
+            dispatcher,
+            f"{message} Möchten Sie mit einem Mitarbeiter des Supports sprechen?",
+            handoffs.REASON_REPEATED_FAILURE,
+        )
+        return [*events, SlotSet("failed_answers", float(failures))]
+    dispatcher.utter_message(text=message, buttons=[HANDOFF_BUTTON])
+    return [SlotSet("failed_answers", float(failures))]
+
+
+def looks_like_question(text: str) -> bool:
+    """Long enough to be a question for the KB, whatever intent the classifier saw in it."""
+    words = len(text.split())
+    return words >= QUESTION_MIN_WORDS or (words >= 2 and text.rstrip().endswith("?"))
+
+
+async def answer_from_kb(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, only_if_answerable: bool = False
+) -> list[EventType] | None:
+    """The KB's answer to the customer's last message. With ``only_if_answerable``, None
+    (and nothing said) when the KB does not cover it, so the caller can reply instead."""
+    text = latest_text(tracker)
+    if not text:
+        return None if only_if_answerable else []
+    services = get_services()
+    try:
+        # Searching is CPU work of some 40 ms: off the event loop, so that other
+        # conversations' actions go on meanwhile.
+        reply = await asyncio.to_thread(
+            answer_question, services.kb, text, tracker.get_slot("last_query")
+        )
+    except QueryError as exc:
+        if only_if_answerable:
+            return None
+        dispatcher.utter_message(text=str(exc))
+        return []
+    answer = reply.answer
+    if only_if_answerable and not answer.answerable:
+        return None
+    with services.session() as session:
+        feedback.record_question(
+            session,
+            conversation_id=tracker.sender_id,
+            query=text,
+            article_id=answer.article_id if answer.answerable else None,
+            confidence=answer.confidence,
+        )
+    if not answer.answerable:
+        if tracker.get_intent_of_latest_message() == "out_of_scope":
+            dispatcher.utter_message(text=OFF_TOPIC)
+            return []
+        return not_helped(dispatcher, tracker, NOT_FOUND)
+    url = services.settings.article_url(answer.article_id)
+    dispatcher.utter_message(
+        text=answer.render(url),
+        buttons=FEEDBACK_BUTTONS,
+        json_message={
+            "article": {"id": answer.article_id, "title": answer.title, "url": url},
+            "confidence": answer.confidence,
+        },
+    )
+    return [
+        SlotSet("last_query", reply.query),
+        SlotSet("last_article_id", float(answer.article_id)),
+        SlotSet("failed_answers", 0.0),
+    ]
+
+
+class ActionAnswerFromKb(Action):
+    def name(self) -> str:
+        return "action_answer_from_kb"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        return await answer_from_kb(dispatcher, tracker) or []

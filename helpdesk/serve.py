@@ -1,0 +1,81 @@
+"""``helpdesk serve``: start every server, print where they are, stop them all on Ctrl-C.
+
+With ``--chat`` it also opens a conversation with the bot in the terminal, through the same
+REST channel the web app uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+from helpdesk.config import Settings
+from helpdesk.stack import Stack, StackError
+
+
+def send(rest_url: str, sender: str, text: str, timeout: float = 30) -> list[dict]:
+    """One customer turn over Rasa's REST channel; the bot's messages come back."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(
+        rest_url, data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def _print_reply(messages: list[dict]) -> None:
+    for message in messages:
+        if message.get("text"):
+            print(f"\nAssistent: {message['text']}")
+        for button in message.get("buttons") or []:
+            print(f"   [{button['title']}]  → {button['payload']}")
+
+
+def _chat(stack: Stack) -> None:
+    sender = f"terminal-{uuid.uuid4().hex[:8]}"
+    print("Schreiben Sie dem Assistenten (leere Zeile oder Strg-D beendet).")
+    while True:
+        try:
+            text = input("\nSie: ")
+        except EOFError:
+            return
+        if not text.strip():
+            return
+        try:
+            _print_reply(send(stack.rest_url, sender, text))
+        except (urllib.error.URLError, OSError) as exc:
+            print(f"\nDer Assistent ist gerade nicht erreichbar ({exc}).")
+
+
+def serve(settings: Settings, *, chat: bool) -> int:
+    stack = Stack(settings)
+    print("Server werden gestartet (Rasa, Aktionen, Wissensdatenbank) …", flush=True)
+    started = time.monotonic()
+    try:
+        stack.start()
+    except StackError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"Bereit nach {time.monotonic() - started:.0f} s:")
+        print(f"  Rasa (REST):     {stack.rest_url}")
+        print(f"  Rasa (socketio): http://127.0.0.1:{settings.rasa_port}/socket.io")
+        print(f"  Aktionsserver:   http://127.0.0.1:{settings.action_port}/webhook")
+        print(f"  Protokolle:      {settings.data_dir / 'log'}")
+        if chat:
+            _chat(stack)
+        else:
+            print("Strg-C beendet alle Server.")
+            while all(s.process and s.process.poll() is None for s in stack.services):
+                time.sleep(1)
+            print("Ein Server hat sich beendet; alle werden gestoppt.", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nServer werden gestoppt …", flush=True)
+        stack.stop()
+    return 0

@@ -1,0 +1,172 @@
+"""Starting and stopping the servers: the Rasa server (Python 3.10) and the action server.
+
+Used by ``helpdesk serve`` (``make run``) and by the end-to-end tests, so both run the same
+processes the same way: loopback only, logs in ``var/log/``, stopped together.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from helpdesk.config import REPO_ROOT, Settings, settings_env
+from helpdesk.rasa_config import write_endpoints
+from helpdesk.secret_files import read_or_create
+
+RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+BOT_DIR = REPO_ROOT / "bot"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def bot_model_path(settings: Settings) -> Path:
+    return settings.data_dir / "rasa" / "models" / "helpdesk.tar.gz"
+
+
+def rasa_api_token(settings: Settings) -> str:
+    """Guards Rasa's HTTP API (pausing and resuming conversations); not its chat channels."""
+    return read_or_create(settings.data_dir / "rasa" / "api_token")
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    health_url: str
+    cwd: Path
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the children ourselves
+        )
+        log.close()
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+class Stack:
+    def __init__(self, settings: Settings, *, model: Path | None = None) -> None:
+        self.settings = settings
+        self.model = model or bot_model_path(settings)
+        log_dir = settings.data_dir / "log"
+        env = {
+            **settings_env(settings),
+            "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+        endpoints = settings.data_dir / "rasa" / "endpoints.yml"
+        self.actions = Service(
+            "actions",
+            [str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_port)],
+            f"http://127.0.0.1:{settings.action_port}/health",
+            REPO_ROOT,
+            env,
+            log_dir / "actions.log",
+        )
+        self.rasa = Service(
+            "rasa",
+            [
+                *(str(RASA_BIN), "run", "--model", str(self.model), "--enable-api"),
+                *("--endpoints", str(endpoints), "--credentials", str(BOT_DIR / "credentials.yml")),
+                *("--interface", "127.0.0.1", "--port", str(settings.rasa_port)),
+                *("--auth-token", rasa_api_token(settings)),
+            ],
+            f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/",
+            BOT_DIR,
+            {
+                **env,
+                "PYTHONPATH": str(BOT_DIR),  # credentials.yml names channels.py
+                "RASA_TELEMETRY_ENABLED": "false",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            },
+            log_dir / "rasa.log",
+        )
+        self._endpoints = endpoints
+
+    @property
+    def services(self) -> list[Service]:
+        return [self.actions, self.rasa]
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}/webhooks/rest/webhook"
+
+    def start(self, timeout: float = 240) -> None:
+        if not self.model.is_file():
+            raise StackError(f"no trained bot model at {self.model}: run 'make run' (it trains)")
+        if not RASA_BIN.exists():
+            raise StackError(f"{RASA_BIN} is missing: 'make' creates the Rasa environment")
+        write_endpoints(self.settings, self._endpoints)
+        for service in self.services:
+            if service.healthy():
+                raise StackError(f"{service.name}: port already in use ({service.health_url})")
+            service.start()
+        deadline = time.monotonic() + timeout
+        waiting = list(self.services)
+        while waiting:
+            for service in list(waiting):
+                assert service.process is not None
+                if service.process.poll() is not None:
+                    self.stop()
+                    raise StackError(f"{service.name} exited:\n{service.log_tail()}")
+                if service.healthy():
+                    waiting.remove(service)
+            if waiting and time.monotonic() > deadline:
+                self.stop()
+                names = ", ".join(s.name for s in waiting)
+                raise StackError(f"not ready after {timeout:.0f} s: {names}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

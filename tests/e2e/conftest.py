@@ -1,0 +1,72 @@
+"""The real servers, started once for the end-to-end tests: Rasa (Python 3.10) with the
+trained bot, the action server with the real model and KB, a private database with the
+demo data. Messages go through Rasa's REST webhook, as the web app sends them."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from actions.codes import load_secret_key
+from helpdesk.config import Settings
+from helpdesk.db import init_db, make_engine, session_factory, session_scope
+from helpdesk.demo import load_demo
+from helpdesk.serve import send
+from helpdesk.stack import RASA_BIN, Stack, bot_model_path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack_settings(real_settings: Settings) -> Settings:
+    data_dir = real_settings.data_dir
+    return dataclasses.replace(
+        real_settings,
+        database_url=f"sqlite:///{data_dir / 'helpdesk.db'}",
+        tracker_store_url=f"sqlite:///{data_dir / 'rasa-tracker.db'}",
+        rasa_port=_free_port(),
+        action_port=_free_port(),
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings) -> Iterator[Stack]:
+    from helpdesk.config import load_settings
+
+    model = bot_model_path(load_settings())
+    if not model.is_file() or not RASA_BIN.exists():
+        pytest.fail("the trained bot and .venv-rasa are needed: run 'make test' (it trains)")
+    engine = make_engine(stack_settings.database_url)
+    init_db(engine)
+    with session_scope(session_factory(engine)) as session:
+        load_demo(session, load_secret_key(stack_settings))
+    engine.dispose()
+    with Stack(stack_settings, model=model) as running:
+        yield running
+
+
+Chat = Callable[[str], list[dict]]
+
+
+@pytest.fixture
+def chat(stack: Stack) -> Chat:
+    """A new conversation: ``chat("Hallo")`` returns the bot's messages."""
+    sender = f"test-{uuid.uuid4().hex[:12]}"
+
+    def say(text: str) -> list[dict]:
+        return send(stack.rest_url, sender, text)
+
+    say.sender = sender  # type: ignore[attr-defined]
+    return say
+
+
+def text_of(messages: list[dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages if m.get("text"))
