@@ -115,9 +115,12 @@ def find_invoice(session: Session, customer_id: int, text: str) -> Invoice | Non
     number = normalize_invoice_number(text)
     if number is not None:
         return session.scalar(own.where(Invoice.number == number))
-    digits = re.sub(r"[\s\-]", "", text.strip())
-    if not digits.isascii() or not digits.isdigit() or len(digits) < MIN_SUFFIX_DIGITS:
+    # "1002", "die 1002", "2026-1003": one run of digits, long enough to be a suffix.
+    runs = [re.sub(r"[\s\-]", "", run) for run in re.findall(r"[0-9](?:[\s\-]?[0-9])*", text)]
+    runs = [run for run in runs if len(run) >= MIN_SUFFIX_DIGITS]
+    if len(runs) != 1:
         return None
+    digits = runs[0]
     candidates = [
         invoice
         for invoice in session.scalars(own)

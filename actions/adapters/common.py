@@ -30,6 +30,12 @@ def client_key(tracker: Tracker) -> str | None:
     return str(value)[:64] if value else None
 
 
+def intent_of(tracker: Tracker) -> str | None:
+    """The intent Rasa acted on (``nlu_fallback`` included, unlike rasa-sdk's helper)."""
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name")
+
+
 def latest_text(tracker: Tracker) -> str:
     """The customer's words; button payloads ("/affirm") are not words."""
     text = (tracker.latest_message.get("text") or "").strip()

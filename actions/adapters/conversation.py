@@ -15,6 +15,7 @@ from actions.adapters.common import (
     YES_NO_BUTTONS,
     customer_of,
     hand_off,
+    intent_of,
     latest_text,
 )
 from actions.adapters.kb import answer_from_kb, looks_like_question
@@ -42,7 +43,7 @@ class ActionResolveOffer(Action):
     ) -> list[EventType]:
         offer = tracker.get_slot("pending_offer") or ""
         kind, _, reason = offer.partition(":")
-        yes = tracker.get_intent_of_latest_message() == "affirm"
+        yes = intent_of(tracker) == "affirm"
         cleared: list[EventType] = [SlotSet("pending_offer", None)]
         if yes and kind == OFFER_HANDOFF:
             return hand_off(dispatcher, tracker, reason or handoffs.REASON_REQUESTED)

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import feedback
 from actions import handoff as handoffs
-from actions.adapters.common import HANDOFF_BUTTON, hand_off, latest_text, offer_handoff
+from actions.adapters.common import HANDOFF_BUTTON, hand_off, intent_of, latest_text, offer_handoff
 from actions.kb_answer import answer_question
 from actions.services import get_services
 from retrieval.answer import NOT_FOUND
@@ -85,7 +85,7 @@ async def answer_from_kb(
             confidence=answer.confidence,
         )
     if not answer.answerable:
-        if tracker.get_intent_of_latest_message() == "out_of_scope":
+        if intent_of(tracker) == "out_of_scope":
             dispatcher.utter_message(text=OFF_TOPIC)
             return []
         return not_helped(dispatcher, tracker, NOT_FOUND)
@@ -113,3 +113,39 @@ class ActionAnswerFromKb(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         return await answer_from_kb(dispatcher, tracker) or []
+
+
+class ActionFeedback(Action):
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        helpful = intent_of(tracker) == "feedback_helpful"
+        article = tracker.get_slot("last_article_id")
+        if article is None and looks_like_question(latest_text(tracker)):
+            # No answer to rate: "das hilft mir nicht, wie lösche ich …" is a new question.
+            events = await answer_from_kb(dispatcher, tracker, only_if_answerable=True)
+            if events is not None:
+                return events
+        if article is not None:
+            with get_services().session() as session:
+                feedback.record_feedback(
+                    session,
+                    conversation_id=tracker.sender_id,
+                    article_id=int(article),
+                    query=tracker.get_slot("last_query") or "",
+                    helpful=helpful,
+                )
+        if helpful:
+            dispatcher.utter_message(
+                text="Danke für Ihre Rückmeldung! Schön, dass es geholfen hat."
+            )
+            return [SlotSet("failed_answers", 0.0)]
+        return not_helped(
+            dispatcher,
+            tracker,
+            "Danke für Ihre Rückmeldung, damit verbessern wir unsere Anleitungen. Sie können "
+            "Ihre Frage gern anders formulieren.",
+        )

@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.adapters.common import HANDOFF_BUTTON, latest_text
+from actions.adapters.common import HANDOFF_BUTTON, intent_of, latest_text
 from actions.adapters.kb import answer_from_kb, looks_like_question
 
 REPLIES: dict[str, tuple[str, list[dict[str, str]]]] = {
@@ -44,7 +44,7 @@ class ActionSmallTalk(Action):
             events = await answer_from_kb(dispatcher, tracker, only_if_answerable=True)
             if events is not None:
                 return events
-        intent = tracker.get_intent_of_latest_message() or "greet"
+        intent = intent_of(tracker) or "greet"
         text, buttons = REPLIES.get(intent, REPLIES["greet"])
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
