@@ -73,9 +73,11 @@ test: $(MODEL_STAMP) $(BOT_MODEL) lint
 test-fast: $(VENV_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(MODEL_STAMP)
+bench: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.speed
+	$(BIN)/python -m bench.nlu
+	$(BIN)/python -m bench.dialogue
 
 clean:
 	rm -rf $(DATA)/index build
