@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from actions.codes import mask_codes
+from actions.code_format import mask_codes
 from helpdesk.models import Feedback, KbQuestion
 
 

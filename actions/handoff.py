@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.codes import mask_codes
+from actions.code_format import mask_codes
 from helpdesk.models import Handoff
 
 REASON_REQUESTED = "requested"  # the customer asked for a person

@@ -16,7 +16,7 @@ from enum import Enum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.codes import mask_codes
+from actions.code_format import mask_codes
 from helpdesk.models import Invoice, Payment, PrepaidAccount, Reminder
 
 # Amounts closer than this count as equal: enough for 5-Rappen rounding, not for a fee.

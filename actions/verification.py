@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from actions.codes import CODE_KINDS, code_digest, normalize_code
+from actions.code_format import normalize_code
+from actions.codes import CODE_KINDS, code_digest
 from helpdesk.models import AccessCode, Customer, PremiumSubscription, VerificationAttempt
 
 MAX_FAILURES = 5

@@ -14,6 +14,9 @@ from sqlalchemy.exc import ArgumentError
 
 from helpdesk.config import Settings
 
+# Rasa's SQL tracker store with codes masked (bot/tracker_store.py).
+TRACKER_STORE_CLASS = "tracker_store.MaskingSQLTrackerStore"
+
 
 class StoreUrlError(ValueError):
     pass
@@ -31,11 +34,11 @@ def tracker_store(url: str) -> dict[str, Any]:
         if not parts.database:
             raise StoreUrlError("tracker store: an SQLite URL needs a file")
         Path(parts.database).parent.mkdir(parents=True, exist_ok=True)
-        return {"type": "SQL", "dialect": "sqlite", "db": parts.database}
+        return {"type": TRACKER_STORE_CLASS, "dialect": "sqlite", "db": parts.database}
     if dialect != "postgresql":
         raise StoreUrlError(f"tracker store: unsupported database {dialect!r}")
     store: dict[str, Any] = {
-        "type": "SQL",
+        "type": TRACKER_STORE_CLASS,
         "dialect": "postgresql",
         "url": parts.host or "localhost",
         "db": parts.database or "rasa",

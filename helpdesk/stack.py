@@ -117,7 +117,8 @@ class Stack:
             BOT_DIR,
             {
                 **env,
-                "PYTHONPATH": str(BOT_DIR),  # credentials.yml names channels.py
+                # channels.py and tracker_store.py; the latter uses actions.codes.
+                "PYTHONPATH": f"{BOT_DIR}{os.pathsep}{REPO_ROOT}",
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

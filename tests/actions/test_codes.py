@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.codes import CODE_MASK, code_digest, load_secret_key, mask_codes, normalize_code
+from actions.code_format import CODE_MASK, mask_codes, normalize_code
+from actions.codes import code_digest, load_secret_key
 from helpdesk.config import Settings, load_settings
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.codes import CODE_MASK
+from actions.code_format import CODE_MASK
 from actions.feedback import record_feedback
 from helpdesk.models import Feedback
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.codes import CODE_MASK
+from actions.code_format import CODE_MASK
 from actions.handoff import (
     REASON_LOCKOUT,
     REASON_REQUESTED,

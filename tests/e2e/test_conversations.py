@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from helpdesk.db import make_engine, session_factory
 from helpdesk.models import Feedback, Handoff
@@ -93,6 +96,19 @@ def test_support_code_success(chat):
     reply = text_of(chat(SUPPORT_CODE))
     assert "Muster AG" in reply
     assert SUPPORT_CODE not in reply
+
+
+def test_codes_are_not_kept_in_clear_by_rasa(chat, stack_settings):
+    verified(chat)
+    chat(f"Mein VIP-Code ist {VIP_CODE}")
+    tracker_db = make_url(stack_settings.tracker_store_url).database
+    with sqlite3.connect(tracker_db) as db:
+        events = [
+            row[0]
+            for row in db.execute("SELECT data FROM events WHERE sender_id = ?", (chat.sender,))
+        ]
+    assert any("[Code entfernt]" in data for data in events)
+    assert not [data for data in events if SUPPORT_CODE in data or VIP_CODE in data]
 
 
 def test_support_code_given_in_the_first_message(chat):

@@ -6,19 +6,26 @@ import stat
 import pytest
 import yaml
 
-from helpdesk.rasa_config import StoreUrlError, lock_store, tracker_store, write_endpoints
+from helpdesk.rasa_config import (
+    TRACKER_STORE_CLASS,
+    StoreUrlError,
+    lock_store,
+    tracker_store,
+    write_endpoints,
+)
 
 
 def test_sqlite_tracker_store_gets_its_folder(tmp_path):
     db = tmp_path / "deep" / "tracker.db"
-    assert tracker_store(f"sqlite:///{db}") == {"type": "SQL", "dialect": "sqlite", "db": str(db)}
+    store = tracker_store(f"sqlite:///{db}")
+    assert store == {"type": TRACKER_STORE_CLASS, "dialect": "sqlite", "db": str(db)}
     assert db.parent.is_dir()
 
 
 def test_postgresql_tracker_store_by_url():
     store = tracker_store("postgresql+psycopg2://bot:s%40cret@db.local:5433/rasa")
     assert store == {
-        "type": "SQL",
+        "type": TRACKER_STORE_CLASS,
         "dialect": "postgresql",
         "url": "db.local",
         "db": "rasa",

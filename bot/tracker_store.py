@@ -1,0 +1,52 @@
+"""Rasa's SQL tracker store, minus the support and VIP codes.
+
+The tracker store keeps every event of a conversation: the customer's text, the entities
+found in it, the slots set from it. A code typed by a customer would sit there in clear,
+while our own database keeps only its HMAC. So before an event is written, every code in
+the customer's words and in slot values is masked, with the same rule the agents'
+transcripts use (``actions.code_format``, which needs only the standard library). The
+current turn still sees the code in memory; a reloaded tracker sees the mask.
+
+Runs inside the Rasa server (Python 3.10 environment); endpoints.yml names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event
+
+from actions.code_format import mask_codes
+
+# Events that carry what the customer typed, or values derived from it.
+_MASKED_EVENTS = {"user", "slot", "entities", "user_featurization"}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_codes(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+class _MaskedEvent:
+    """What SQLTrackerStore.save reads of an event: its type name and its dict."""
+
+    def __init__(self, event: Event) -> None:
+        self._event = event
+        self.type_name = event.type_name
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self._event.as_dict()
+        return _masked(data) if data.get("event") in _MASKED_EVENTS else data
+
+
+class MaskingSQLTrackerStore(SQLTrackerStore):
+    def _additional_events(self, session, tracker) -> Iterator:  # type: ignore[override]
+        for event in super()._additional_events(session, tracker):
+            yield _MaskedEvent(event)
