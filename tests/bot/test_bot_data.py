@@ -13,7 +13,12 @@ import yaml
 from helpdesk.stack import BOT_DIR, RASA_BIN
 
 pytestmark = pytest.mark.slow
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(BOT_DIR),  # bot/components
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
 MACRO_F1_TARGET = 0.90
 
 
