@@ -37,7 +37,11 @@ def _check(tracker: Tracker, kind: str, value: Any) -> VerificationResult:
 
 
 def _outcome(
-    result: VerificationResult, kind: str, slot: str, dispatcher: CollectingDispatcher
+    result: VerificationResult,
+    kind: str,
+    slot: str,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
 ) -> dict[str, Any]:
     label = LABELS[kind]
     if result.status == "invalid_format":
@@ -55,8 +59,12 @@ def _outcome(
         )
         return {slot: None}
     if result.status == "ok" and result.customer_id is not None:
+        # A support code after the VIP code of the same customer keeps the priority.
+        was_priority = bool(tracker.get_slot("priority")) and (
+            customer_of(tracker) == result.customer_id
+        )
         verified = verified_slots(
-            result.customer_id, result.customer_name or "", priority=kind == "vip"
+            result.customer_id, result.customer_name or "", priority=kind == "vip" or was_priority
         )
         return {slot: CHECKED, "verification_result": "ok", **verified}
     if result.status == "not_premium":
@@ -103,7 +111,9 @@ class ValidateSupportCodeForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value == CHECKED:
             return {}
-        return _outcome(_check(tracker, "support", value), "support", "support_code", dispatcher)
+        return _outcome(
+            _check(tracker, "support", value), "support", "support_code", dispatcher, tracker
+        )
 
 
 class ValidateVipCodeForm(FormValidationAction):
@@ -115,7 +125,7 @@ class ValidateVipCodeForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value == CHECKED:
             return {}
-        return _outcome(_check(tracker, "vip", value), "vip", "vip_code", dispatcher)
+        return _outcome(_check(tracker, "vip", value), "vip", "vip_code", dispatcher, tracker)
 
 
 def _lock_text(locked_until: datetime | None) -> str:
@@ -124,8 +134,8 @@ def _lock_text(locked_until: datetime | None) -> str:
         left = (locked_until - datetime.now(UTC)).total_seconds() / 60
         minutes = max(1, round(left))
     return (
-        "Aus Sicherheitsgründen sind weitere Code-Eingaben für diese Unterhaltung "
-        f"für {minutes} Minuten gesperrt, weil der Code mehrmals nicht stimmte. "
+        "Aus Sicherheitsgründen sind weitere Code-Eingaben für "
+        f"{minutes} Minuten gesperrt, weil der Code mehrmals nicht stimmte. "
         "Ein Mitarbeiter des Supports kann Sie auch anders identifizieren."
     )
 

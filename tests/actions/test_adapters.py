@@ -333,3 +333,9 @@ def test_handoff_keeps_transcript_identity_and_priority_without_codes(services, 
 def test_bare_code_starts_the_check(services):
     _, events = run(ActionHandleInform(), tracker("482913", "inform", {"support_code": "482913"}))
     assert FollowupAction("support_code_form") in events
+
+
+def test_support_code_after_the_vip_code_keeps_the_priority(services, demo):
+    vip = {"verified_customer_id": float(demo["Beispiel GmbH"]), "priority": True}
+    _, slots = validate(ValidateSupportCodeForm(), "support_code", "715204", tracker(slots=vip))
+    assert slots["priority"] is True
