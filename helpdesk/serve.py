@@ -7,6 +7,7 @@ REST channel the web app uses.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 import urllib.error
@@ -51,7 +52,14 @@ def _chat(stack: Stack) -> None:
             print(f"\nDer Assistent ist gerade nicht erreichbar ({exc}).")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(settings: Settings, *, chat: bool) -> int:
+    # The servers run in their own sessions (Ctrl-C is ours to handle); a SIGTERM to this
+    # process (`kill`, `timeout`) must stop them too, through the same `finally`.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stack = Stack(settings)
     print("Server werden gestartet (Rasa, Aktionen, Wissensdatenbank) …", flush=True)
     started = time.monotonic()
