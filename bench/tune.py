@@ -9,6 +9,7 @@ the product.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -58,38 +59,43 @@ def compare_weights(index, dev: Prepared) -> None:
 
 
 # The one figure each method's answer/refuse decision rests on (see retrieval/confidence.py).
+# The hybrid's floor on the section cosine refuses on its own; the tuner must count that.
 FEATURES = {
-    "hybrid": ("contrast_min", contrast),
+    "hybrid": (
+        "contrast_min",
+        lambda hit: contrast(hit) if hit.dense >= DEFAULT_THRESHOLDS.dense_min else -math.inf,
+    ),
     "dense": ("dense_alone", lambda hit: hit.dense),
     "lexical": ("lexical_min", lambda hit: max(hit.coverage, hit.gram_coverage)),
 }
 
 
 def tune_threshold(hits, questions, mode: str) -> float:
-    """Most refusals on dev with at least ANSWER_RATE_FLOOR answered; of the equally good
-    thresholds, the middle one (the widest margin on both sides)."""
+    """Most refusals on dev with at least ANSWER_RATE_FLOOR answered; the threshold is the
+    middle of the gap between the two questions that bound that outcome (the widest margin
+    on both sides), not a question's own value: a threshold on a value decides that question
+    by rounding."""
     _, feature = FEATURES[mode]
-    values = sorted({round(feature(h[0]), 4) for h in hits if h})
-    covered_values = np.array(
-        [feature(h[0]) if h else -1.0 for h, q in zip(hits, questions, strict=True) if q.expected]
-    )
-    offtopic_values = np.array(
-        [
-            feature(h[0]) if h else -1.0
-            for h, q in zip(hits, questions, strict=True)
-            if not q.expected
-        ]
+    values = np.array([feature(h[0]) if h else -math.inf for h in hits])
+    expected = np.array([bool(q.expected) for q in questions])
+    finite = np.unique(values[np.isfinite(values)])
+    # One candidate per gap between neighbouring values, plus one beyond each end.
+    candidates = np.concatenate(
+        [[finite[0] - 1e-3], (finite[:-1] + finite[1:]) / 2, [finite[-1] + 1e-3]]
     )
     results = []
-    for threshold in values:
-        answered = float((covered_values >= threshold).mean())
+    for threshold in candidates:
+        answered = float((values[expected] >= threshold).mean())
+        refused = float((values[~expected] < threshold).mean())
         if answered >= ANSWER_RATE_FLOOR:
-            results.append(((float((offtopic_values < threshold).mean()), answered), threshold))
+            results.append(((refused, answered), float(threshold)))
     best = max(key for key, _ in results)
-    tied = [t for key, t in results if key == best]
-    # Between the last threshold of the plateau and the next value that changes the outcome.
-    upper = next((v for v in values if v > max(tied)), max(tied))
-    return round((min(tied) + upper) / 2 if len(tied) == 1 else float(np.median(tied)), 4)
+    # Equal outcomes in several gaps only when questions without a figure lie between them.
+    threshold = float(np.median([t for key, t in results if key == best]))
+    below = finite[finite < threshold].max(initial=-math.inf)
+    above = finite[finite >= threshold].min(initial=math.inf)
+    rounded = round(threshold, 4)  # printed and pasted by hand: four digits, same outcome
+    return rounded if below < rounded <= above else threshold
 
 
 def main() -> None:

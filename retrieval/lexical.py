@@ -68,29 +68,33 @@ class BM25Index:
         return math.log(1 + (self.n_docs + 0.5) / 0.5)
 
     def query(self, tokens: Sequence[str]) -> QueryTerms:
-        """The query's columns, sliced once and shared by scoring and coverage."""
+        """The query's known terms as columns, shared by scoring and coverage."""
         counts = Counter(tokens)
         known = [t for t in counts if t in self.vocabulary]
         cols = np.asarray([self.vocabulary[t] for t in known], dtype=np.int64)
         idf = self.idf[cols] if cols.size else np.zeros(0, np.float32)
         unknown = len(counts) - len(known)
         qtf = np.asarray([counts[t] for t in known], dtype=np.float32)
-        matrix = self.weights[:, cols].tocsr() if cols.size and self.n_docs else None
         total = float(idf.sum()) + unknown * self.unknown_idf()
-        return QueryTerms(idf, idf * qtf, total, matrix)
+        return QueryTerms(cols, idf, idf * qtf, total)
 
     def scores(self, terms: QueryTerms) -> np.ndarray:
         """BM25 score of every document."""
-        if terms.matrix is None:
+        if not terms.cols.size or not self.n_docs:
             return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(terms.matrix @ terms.weights).ravel()
+        # A column slice of the CSC matrix times the query weights, without converting the
+        # slice to CSR: common character 4-grams have postings in most of 50,000 sections,
+        # and that conversion cost several times the product itself.
+        return np.asarray(self.weights[:, terms.cols] @ terms.weights).ravel()
 
     def coverage_union(self, terms: QueryTerms, docs: Sequence[int]) -> float:
         """Share of the query's idf mass found anywhere in the given documents together."""
-        if terms.matrix is None or terms.total_idf <= 0 or len(docs) == 0:
+        if not terms.cols.size or terms.total_idf <= 0 or len(docs) == 0:
             return 0.0
-        present = (terms.matrix[np.asarray(docs)] > 0).max(axis=0)
-        return float(present.toarray().ravel() @ terms.idf) / terms.total_idf
+        # The documents' own rows of raw counts: a handful of rows, whatever the KB's size.
+        rows = self.tf[np.asarray(docs)]
+        present = np.isin(terms.cols, rows.indices[rows.data > 0])
+        return float(present @ terms.idf) / terms.total_idf
 
 
 def _count_rows(
@@ -113,7 +117,7 @@ def _count_rows(
 
 @dataclass
 class QueryTerms:
+    cols: np.ndarray  # the query's known terms, as column numbers of the index
     idf: np.ndarray  # of the query's known terms
     weights: np.ndarray  # idf x query term frequency
     total_idf: float  # known and unknown terms
-    matrix: sparse.csr_matrix | None  # documents x the query's known terms
