@@ -20,7 +20,7 @@ BOT_SOURCES := bot/config.yml bot/domain.yml $(wildcard bot/data/*.yml bot/compo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint format bench index bot clean
+.PHONY: run test test-fast test-services lint format bench index bot clean
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON311) -m venv $(VENV)
@@ -67,7 +67,10 @@ format: $(VENV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(MODEL_STAMP) $(BOT_MODEL) lint
+test-services:
+	scripts/install-test-services.sh
+
+test: $(MODEL_STAMP) $(BOT_MODEL) lint test-services
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV_STAMP)
