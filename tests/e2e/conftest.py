@@ -5,7 +5,6 @@ demo data. Messages go through Rasa's REST webhook, as the web app sends them.""
 from __future__ import annotations
 
 import dataclasses
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -17,12 +16,7 @@ from helpdesk.db import init_db, make_engine, session_factory, session_scope
 from helpdesk.demo import load_demo
 from helpdesk.serve import send
 from helpdesk.stack import RASA_BIN, Stack, bot_model_path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.e2e.services import free_port
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +26,8 @@ def stack_settings(real_settings: Settings) -> Settings:
         real_settings,
         database_url=f"sqlite:///{data_dir / 'helpdesk.db'}",
         tracker_store_url=f"sqlite:///{data_dir / 'rasa-tracker.db'}",
-        rasa_port=_free_port(),
-        action_port=_free_port(),
+        rasa_port=free_port(),
+        action_port=free_port(),
     )
 
 
