@@ -57,7 +57,7 @@ index: $(MODEL_STAMP)
 run: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/helpdesk kb check
 	$(BIN)/helpdesk demo load
-	$(BIN)/helpdesk serve --chat
+	HELPDESK_DEMO=$${HELPDESK_DEMO:-1} $(BIN)/helpdesk serve
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .
@@ -69,6 +69,7 @@ format: $(VENV_STAMP)
 
 test-services:
 	scripts/install-test-services.sh
+	scripts/install-browser.sh
 
 test: $(MODEL_STAMP) $(BOT_MODEL) lint test-services
 	$(BIN)/python -m pytest

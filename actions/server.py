@@ -13,7 +13,9 @@ import logging
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
+from actions.kb_routes import kb_blueprint
 from helpdesk.config import load_settings
+from helpdesk.kb_client import kb_token
 
 log = logging.getLogger(__name__)
 ACTIONS_PACKAGE = "actions.adapters"
@@ -28,7 +30,9 @@ def build_app(*, warm_up: bool = True):
     if warm_up:
         services.kb.answer("Wie ändere ich meine Rechnungsadresse?")
     # The web app calls the action server from the server side only: no browser origins.
-    return create_app(executor, cors_origins=[])
+    app = create_app(executor, cors_origins=[])
+    app.blueprint(kb_blueprint(services.kb, kb_token(services.settings)))
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:

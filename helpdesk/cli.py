@@ -207,6 +207,29 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_users_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from helpdesk.db import get_sessionmaker, session_scope
+    from helpdesk.users import UserError, add_user
+
+    password = args.password_stdin and sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        password = getpass.getpass("Passwort: ")
+        if password != getpass.getpass("Passwort wiederholen: "):
+            print("Fehler: Die Passwörter stimmen nicht überein.", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        with session_scope(get_sessionmaker(load_settings())) as session:
+            user = add_user(session, args.username, password, args.role)
+            name, role = user.username, user.role
+    except UserError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Benutzer {name} mit der Rolle {role} angelegt.")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from helpdesk.serve import serve
 
@@ -234,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("query", nargs="+")
     add("chat", cmd_chat, "Fragen und Antworten im Terminal")
     add("index", cmd_index, "Den Suchindex (neu) aufbauen")
-    serve = add("serve", cmd_serve, "Rasa und den Aktionsserver starten (Strg-C beendet)")
+    serve = add("serve", cmd_serve, "Alle Server starten: Rasa, Aktionen, Web (Strg-C beendet)")
     serve.add_argument("--chat", action="store_true", help="im Terminal mit dem Bot schreiben")
     kb = add("kb", lambda a: EXIT_USAGE, "Artikel verwalten")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
@@ -248,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)
     add(
         "load", cmd_demo_load, "Die Demokunden laden (ersetzt deren bisherige Daten)", demo_commands
+    )
+    users = add("users", lambda a: EXIT_USAGE, "Konten für Agenten, Redakteure, Admins")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    users_add = add("add", cmd_users_add, "Ein Konto anlegen", users_commands)
+    users_add.add_argument("username")
+    users_add.add_argument("--role", required=True, choices=["agent", "editor", "admin"])
+    users_add.add_argument(
+        "--password-stdin", action="store_true", help="das Passwort aus der ersten Zeile von stdin"
     )
     return parser
 

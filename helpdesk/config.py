@@ -38,6 +38,17 @@ class Settings:
     # Where customers open a guide: the web app's address and the path of an article.
     public_url: str
     article_path: str
+    # The web app (widget, console, editor) listens here, on loopback.
+    web_port: int
+    # Demo mode (`make run`): demo accounts with printed passwords. Off: no default accounts.
+    demo: bool
+    # Session cookies only over HTTPS; on by default when the public URL is https.
+    secure_cookies: bool
+    # Per client address and per conversation (Flask-Limiter notation).
+    chat_rate_limit: str
+    verify_rate_limit: str
+    # Seconds the web app waits for Rasa before it answers from the KB itself.
+    rasa_timeout: float
 
     @property
     def index_dir(self) -> Path:
@@ -49,6 +60,19 @@ class Settings:
 
     def article_url(self, article_id: int) -> str:
         return self.public_url + self.article_path.format(id=article_id)
+
+    @property
+    def kb_service_url(self) -> str:
+        """The action server owns the model and index; everyone else searches through it."""
+        return f"http://127.0.0.1:{self.action_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def default_model_dir(self) -> Path:
@@ -70,16 +94,36 @@ _ENV_NAMES = {
     "action_port": "ACTION_PORT",
     "public_url": "PUBLIC_URL",
     "article_path": "ARTICLE_PATH",
+    "web_port": "WEB_PORT",
+    "demo": "DEMO",
+    "secure_cookies": "SECURE_COOKIES",
+    "chat_rate_limit": "CHAT_RATE_LIMIT",
+    "verify_rate_limit": "VERIFY_RATE_LIMIT",
+    "rasa_timeout": "RASA_TIMEOUT",
 }
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
-    return {f"HELPDESK_{env}": str(getattr(settings, field)) for field, env in _ENV_NAMES.items()}
+    return {
+        f"HELPDESK_{env}": _env_value(getattr(settings, field)) for field, env in _ENV_NAMES.items()
+    }
 
 
 def load_settings() -> Settings:
     data_dir = Path(_env("DATA_DIR", str(REPO_ROOT / "var")))
+    public_url = _env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    https = public_url.startswith("https")
     return Settings(
         repo_root=REPO_ROOT,
         kb_dir=Path(_env("KB_DIR", str(REPO_ROOT / "kb"))),
@@ -96,6 +140,12 @@ def load_settings() -> Settings:
         lock_store_url=_env("LOCK_STORE_URL", ""),
         rasa_port=int(_env("RASA_PORT", "5005")),
         action_port=int(_env("ACTION_PORT", "5055")),
-        public_url=_env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        public_url=public_url,
         article_path=_env("ARTICLE_PATH", "/hilfe/{id}"),
+        web_port=int(_env("WEB_PORT", "8000")),
+        demo=_flag(_env("DEMO", "0")),
+        secure_cookies=_flag(_env("SECURE_COOKIES", "1" if https else "0")),
+        chat_rate_limit=_env("CHAT_RATE_LIMIT", "30/minute"),
+        verify_rate_limit=_env("VERIFY_RATE_LIMIT", "10/minute"),
+        rasa_timeout=float(_env("RASA_TIMEOUT", "10")),
     )

@@ -60,6 +60,11 @@ def make_engine(url: str) -> Engine:
 
 def init_db(engine: Engine) -> None:
     """Create every table that does not exist yet (existing ones are left as they are)."""
+    # Tables defined outside helpdesk.models register on Base when imported.
+    import helpdesk.conversations
+    import helpdesk.users  # noqa: F401
+    import kb.revisions_model  # noqa: F401
+
     Base.metadata.create_all(engine)
 
 

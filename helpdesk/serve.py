@@ -52,6 +52,17 @@ def _chat(stack: Stack) -> None:
             print(f"\nDer Assistent ist gerade nicht erreichbar ({exc}).")
 
 
+def _print_demo_accounts(settings: Settings) -> None:
+    from helpdesk.db import get_sessionmaker, session_scope
+    from helpdesk.demo_accounts import ensure_demo_accounts
+
+    with session_scope(get_sessionmaker(settings)) as session:
+        accounts = ensure_demo_accounts(session, settings)
+    print("Demo-Konten (nur im Demomodus; Benutzername / Passwort):")
+    for username, password in accounts.items():
+        print(f"  {username:<8} {password}")
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -61,7 +72,7 @@ def serve(settings: Settings, *, chat: bool) -> int:
     # process (`kill`, `timeout`) must stop them too, through the same `finally`.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stack = Stack(settings)
-    print("Server werden gestartet (Rasa, Aktionen, Wissensdatenbank) …", flush=True)
+    print("Server werden gestartet (Rasa, Aktionen und Wissensdatenbank, Web) …", flush=True)
     started = time.monotonic()
     try:
         stack.start()
@@ -73,7 +84,14 @@ def serve(settings: Settings, *, chat: bool) -> int:
         print(f"  Rasa (REST):     {stack.rest_url}")
         print(f"  Rasa (socketio): http://127.0.0.1:{settings.rasa_port}/socket.io")
         print(f"  Aktionsserver:   http://127.0.0.1:{settings.action_port}/webhook")
+        web = settings.web_url
+        print(f"  Demo-Website mit Chat-Widget: {web}/")
+        print(f"  Agentenkonsole:  {web}/agent/")
+        print(f"  KB-Editor:       {web}/editor/")
+        print(f"  Auswertung:      {web}/analytics/")
         print(f"  Protokolle:      {settings.data_dir / 'log'}")
+        if settings.demo:
+            _print_demo_accounts(settings)
         if chat:
             _chat(stack)
         else:

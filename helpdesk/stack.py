@@ -1,4 +1,5 @@
-"""Starting and stopping the servers: the Rasa server (Python 3.10) and the action server.
+"""Starting and stopping the servers: the Rasa server (Python 3.10), the action server (which
+also owns the KB model and index) and the web app.
 
 Used by ``helpdesk serve`` (``make run``) and by the end-to-end tests, so both run the same
 processes the same way: loopback only, logs in ``var/log/``, stopped together.
@@ -125,11 +126,19 @@ class Stack:
             },
             log_dir / "rasa.log",
         )
+        self.web = Service(
+            "web",
+            [str(APP_PYTHON), "-m", "web.server", "--port", str(settings.web_port)],
+            f"http://127.0.0.1:{settings.web_port}/healthz",
+            REPO_ROOT,
+            env,
+            log_dir / "web.log",
+        )
         self._endpoints = endpoints
 
     @property
     def services(self) -> list[Service]:
-        return [self.actions, self.rasa]
+        return [self.actions, self.rasa, self.web]
 
     @property
     def rest_url(self) -> str:

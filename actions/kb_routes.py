@@ -1,0 +1,88 @@
+"""The KB over loopback HTTP: the action server owns the model and the index, so the web
+app (suggestions, editor re-indexing, limited service) asks here instead of loading its own.
+
+Every route needs the installation's KB token: other local users must not re-index or
+probe the KB. Searches run in a worker thread so the event loop keeps serving actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from retrieval.service import QueryError, Retriever
+
+MAX_K = 10
+MAX_REINDEX = 100
+
+
+def _error(message: str, status: int) -> HTTPResponse:
+    return json({"error": message}, status=status)
+
+
+def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
+    bp = Blueprint("kb", url_prefix="/kb")
+
+    def authorized(request: Request) -> bool:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def body(request: Request) -> dict[str, Any] | None:
+        try:
+            data = request.json
+        except Exception:  # Sanic raises its own BadRequest for invalid JSON
+            return None
+        return data if isinstance(data, dict) else None
+
+    @bp.post("/search")
+    async def search(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        data = body(request)
+        if data is None or not isinstance(data.get("query"), str):
+            return _error("expected JSON {query: str, k?: int}", 400)
+        k = data.get("k", 5)
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            return _error(f"k must be 1..{MAX_K}", 400)
+        try:
+            response = await asyncio.to_thread(retriever.search, data["query"], k)
+        except QueryError as exc:
+            return _error(str(exc), 400)
+        return json({**response.to_dict(), "confidence": round(response.confidence, 4)})
+
+    @bp.post("/answer")
+    async def answer(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        data = body(request)
+        if data is None or not isinstance(data.get("query"), str):
+            return _error("expected JSON {query: str}", 400)
+        try:
+            result = await asyncio.to_thread(retriever.answer, data["query"])
+        except QueryError as exc:
+            return _error(str(exc), 400)
+        return json(result.to_dict())
+
+    @bp.post("/reindex")
+    async def reindex(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        data = body(request)
+        ids = data.get("article_ids") if data else None
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or len(ids) > MAX_REINDEX
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
+            return _error(f"expected JSON {{article_ids: [int, …]}} (1..{MAX_REINDEX})", 400)
+        report = await asyncio.to_thread(retriever.reindex, ids)
+        return json(
+            {"chunks": report.chunks, "articles": report.articles, "took_ms": report.took_ms}
+        )
+
+    return bp

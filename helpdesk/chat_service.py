@@ -1,0 +1,231 @@
+"""Conversations as the web app runs them: a customer turn goes to the bot while the bot has
+the conversation and to the agents once it is handed off; agents reply and hand it back.
+
+Plain functions over a SQLAlchemy session; the Flask views are thin wrappers. Codes are
+forwarded to the bot as typed but stored masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.code_format import mask_codes
+from helpdesk.conversations import ChatMessage, Conversation
+from helpdesk.kb_client import KbQueryError, KbUnavailable
+from helpdesk.models import Handoff, utc_now
+from helpdesk.rasa_client import RasaUnavailable
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 2000
+
+LIMITED_PREFIX = "Unser Assistent ist gerade nur eingeschränkt verfügbar. Aus unseren Anleitungen:"
+UNAVAILABLE = (
+    "Unser Assistent ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
+)
+AGENT_WILL_ANSWER = "Ihre Nachricht ist beim Support angekommen."
+RESUMED = (
+    "Der Mitarbeiter hat das Gespräch beendet. Sie schreiben wieder mit dem Assistenten; "
+    "fragen Sie gern weiter."
+)
+
+
+class MessageError(ValueError):
+    """The message cannot be sent; the text is meant for the customer."""
+
+
+class Bot(Protocol):
+    def send(
+        self, sender: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict]: ...
+    def resume(self, sender: str) -> None: ...
+    def pause(self, sender: str) -> None: ...
+
+
+class Kb(Protocol):
+    def answer(self, query: str) -> dict: ...
+
+
+@dataclass
+class Channels:
+    bot: Bot
+    kb: Kb
+
+
+def new_conversation(session: Session) -> Conversation:
+    conversation = Conversation(id=secrets.token_urlsafe(24), state="bot")
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
+    if not conversation_id or len(conversation_id) > 64:
+        return None
+    return session.get(Conversation, conversation_id)
+
+
+def check_text(text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise MessageError("Bitte geben Sie eine Nachricht ein.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise MessageError(
+            f"Ihre Nachricht ist zu lang (höchstens {MAX_MESSAGE_CHARS} Zeichen). "
+            "Bitte kürzen Sie sie."
+        )
+    return text.strip()
+
+
+def _add(session: Session, conversation: Conversation, sender: str, text: str, **data: Any):
+    message = ChatMessage(conversation=conversation, sender=sender, text=text, data=data)
+    session.add(message)
+    conversation.updated_at = utc_now()
+    return message
+
+
+def _bot_message(session: Session, conversation: Conversation, reply: dict) -> ChatMessage:
+    custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
+    data: dict[str, Any] = {}
+    if reply.get("buttons"):
+        data["buttons"] = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in reply["buttons"]
+            if isinstance(b, dict)
+        ]
+    for key in ("article", "confidence", "handoff"):
+        if key in custom:
+            data[key] = custom[key]
+    return _add(session, conversation, "bot", str(reply.get("text") or ""), **data)
+
+
+def _hand_off(session: Session, conversation: Conversation) -> None:
+    handoff = session.scalar(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation.id, Handoff.status != "closed")
+        .order_by(Handoff.id.desc())
+    )
+    conversation.state = "waiting"
+    conversation.handed_off_at = utc_now()
+    conversation.handoffs += 1
+    if handoff is not None:
+        conversation.priority = conversation.priority or handoff.priority
+        conversation.customer_id = conversation.customer_id or handoff.customer_id
+
+
+def _limited_answer(session: Session, conversation: Conversation, text: str, kb: Kb):
+    """Rasa is down: answer from the KB directly, and say that service is limited."""
+    try:
+        answer = kb.answer(text)
+    except (KbUnavailable, KbQueryError):
+        return [_add(session, conversation, "system", UNAVAILABLE, limited=True)]
+    data: dict[str, Any] = {"limited": True, "confidence": answer.get("confidence")}
+    if answer.get("answerable") and answer.get("article_id") is not None:
+        data["article"] = {"id": answer["article_id"], "title": answer.get("title", "")}
+        body = f"{LIMITED_PREFIX}\n\n{answer.get('markdown', '')}"
+    else:
+        body = f"{UNAVAILABLE} {answer.get('markdown', '')}".strip()
+    return [_add(session, conversation, "bot", body, **data)]
+
+
+def customer_turn(
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    channels: Channels,
+    *,
+    client_ip: str | None = None,
+    display_text: str | None = None,
+) -> list[ChatMessage]:
+    """Store the customer's message and whatever answers it now (bot or system)."""
+    text = check_text(text)
+    _add(session, conversation, "customer", mask_codes(display_text or text))
+    if conversation.state != "bot":
+        session.flush()
+        return []
+    metadata = {"client_ip": client_ip} if client_ip else {}
+    try:
+        replies = channels.bot.send(conversation.id, text, metadata)
+    except RasaUnavailable as exc:
+        log.warning("Rasa unavailable, answering from the KB: %s", exc)
+        out = _limited_answer(session, conversation, text, channels.kb)
+        session.flush()
+        return out
+    out = [_bot_message(session, conversation, r) for r in replies if isinstance(r, dict)]
+    if any("handoff" in m.data for m in out):
+        _hand_off(session, conversation)
+    session.flush()
+    return out
+
+
+def messages_after(
+    session: Session, conversation: Conversation, after_id: int
+) -> list[ChatMessage]:
+    return list(
+        session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id == conversation.id, ChatMessage.id > after_id)
+            .order_by(ChatMessage.id)
+        )
+    )
+
+
+def take_over(session: Session, conversation: Conversation, agent_id: int, bot: Bot) -> None:
+    """An agent takes the conversation (from the queue, or from the bot directly)."""
+    if conversation.state == "bot":
+        bot.pause(conversation.id)
+        conversation.handed_off_at = utc_now()
+    conversation.state = "agent"
+    conversation.agent_id = agent_id
+    for handoff in _open_handoffs(session, conversation):
+        handoff.status = "assigned"
+
+
+def agent_reply(session: Session, conversation: Conversation, agent_id: int, text: str):
+    text = check_text(text)
+    if conversation.state == "bot":
+        raise MessageError("Das Gespräch liegt beim Assistenten; übernehmen Sie es zuerst.")
+    if conversation.state == "waiting":
+        conversation.state = "agent"
+        conversation.agent_id = agent_id
+    message = _add(session, conversation, "agent", mask_codes(text))
+    message.agent_id = agent_id
+    session.flush()
+    return message
+
+
+def close(session: Session, conversation: Conversation, bot: Bot) -> None:
+    """Hand the conversation back to the bot (Rasa's ``ConversationResumed``)."""
+    bot.resume(conversation.id)  # first: if Rasa is down, nothing changes here either
+    conversation.state = "bot"
+    conversation.agent_id = None
+    for handoff in _open_handoffs(session, conversation):
+        handoff.status = "closed"
+        handoff.closed_at = utc_now()
+    _add(session, conversation, "system", RESUMED)
+    session.flush()
+
+
+def _open_handoffs(session: Session, conversation: Conversation) -> list[Handoff]:
+    return list(
+        session.scalars(
+            select(Handoff).where(
+                Handoff.conversation_id == conversation.id, Handoff.status != "closed"
+            )
+        )
+    )
+
+
+def queue(session: Session) -> list[Conversation]:
+    """Handed-off conversations: priority (VIP) first, then the longest waiting."""
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.state.in_(("waiting", "agent")))
+            .order_by(Conversation.priority.desc(), Conversation.handed_off_at.asc())
+        )
+    )

@@ -1,0 +1,68 @@
+"""The web app's way to the KB: HTTP to the process that owns the model and the index.
+
+Keeps the web processes free of torch and the index (memory), and makes an editor's
+re-index visible to the bot and the console at once (one index, not several copies).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from helpdesk.config import Settings
+from helpdesk.secret_files import read_or_create
+
+
+class KbUnavailable(RuntimeError):
+    """The KB service did not answer (down, starting, or overloaded)."""
+
+
+class KbQueryError(ValueError):
+    """The query was refused (empty, say); the message is meant for the user."""
+
+
+def kb_token_path(settings: Settings) -> Path:
+    return settings.data_dir / "kb_token"
+
+
+def kb_token(settings: Settings) -> str:
+    return read_or_create(kb_token_path(settings))
+
+
+class KbClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 10) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KbClient:
+        return cls(settings.kb_service_url, kb_token(settings))
+
+    def _post(self, path: str, payload: dict[str, Any], timeout: float | None = None) -> dict:
+        try:
+            response = self._session.post(
+                self.base_url + path, json=payload, timeout=timeout or self.timeout
+            )
+        except requests.RequestException as exc:
+            raise KbUnavailable(str(exc)) from exc
+        if response.status_code == 400:
+            raise KbQueryError(response.json().get("error", "Ungültige Anfrage"))
+        if response.status_code != 200:
+            raise KbUnavailable(f"KB service answered {response.status_code}")
+        return response.json()
+
+    def search(self, query: str, k: int = 3) -> dict:
+        """``{"query", "answerable", "confidence", "results": [{article_id, title, …}]}``"""
+        return self._post("/kb/search", {"query": query, "k": k})
+
+    def answer(self, query: str) -> dict:
+        """``{"answerable", "confidence", "article_id", "title", "markdown", …}``"""
+        return self._post("/kb/answer", {"query": query})
+
+    def reindex(self, article_ids: list[int]) -> dict:
+        # Encoding a long article can take a few seconds on two busy cores.
+        return self._post("/kb/reindex", {"article_ids": article_ids}, timeout=120)

@@ -1,0 +1,68 @@
+"""The Flask web app: chat widget and chat API (customers), agent console, KB editor,
+analytics. ``create_app`` is the only entry point; every audience is one blueprint."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flask import Flask
+
+from helpdesk.config import Settings, load_settings
+
+MAX_REQUEST_BYTES = 256 * 1024  # an article with room to spare; no uploads
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` may hold Flask settings and these extras:
+
+    ``SETTINGS`` (a :class:`Settings`), ``KB_CLIENT`` and ``RASA_CLIENT`` (objects with the
+    methods of :class:`~helpdesk.kb_client.KbClient` / :class:`~helpdesk.rasa_client.RasaClient`).
+    """
+    config = dict(config or {})
+    settings: Settings = config.pop("SETTINGS", None) or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_flask_secret(settings),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_NAME="helpdesk_session",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(config)
+    app.extensions["helpdesk.settings"] = settings
+
+    from web import db, extensions, security, services
+
+    db.init_app(app, settings)
+    services.init_app(app, settings)
+    extensions.init_app(app)
+    security.init_app(app)
+
+    from web import agent, analytics, api, auth, chat, editor
+
+    for blueprint in (auth.bp, chat.bp, api.bp, agent.bp, editor.bp, analytics.bp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    return app
+
+
+def _flask_secret(settings: Settings) -> str:
+    from helpdesk.secret_files import read_or_create
+
+    return read_or_create(settings.data_dir / "flask_secret")
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["helpdesk.settings"]
+
+
+def replace_settings(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, **changes)
