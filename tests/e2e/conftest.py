@@ -22,12 +22,19 @@ from tests.e2e.services import free_port
 @pytest.fixture(scope="session")
 def stack_settings(real_settings: Settings) -> Settings:
     data_dir = real_settings.data_dir
+    web_port = free_port()
     return dataclasses.replace(
         real_settings,
         database_url=f"sqlite:///{data_dir / 'helpdesk.db'}",
         tracker_store_url=f"sqlite:///{data_dir / 'rasa-tracker.db'}",
         rasa_port=free_port(),
         action_port=free_port(),
+        web_port=web_port,
+        public_url=f"http://127.0.0.1:{web_port}",
+        # Every test talks from 127.0.0.1; the limits themselves are tested in tests/web.
+        chat_rate_limit="100000/minute",
+        verify_rate_limit="100000/minute",
+        demo=False,
     )
 
 
