@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -96,6 +97,17 @@ def _forbidden(_error):
     return render_template(
         "error.html", title="Kein Zugriff", message="Ihre Rolle erlaubt diese Seite nicht."
     ), 403
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_failed(_error):
+    message = (
+        "Das Formular ist abgelaufen oder unvollständig (Sicherheitsprüfung). Bitte gehen Sie "
+        "zurück, laden Sie die Seite neu und senden Sie es noch einmal."
+    )
+    if request.path.startswith("/api/") or request.is_json:
+        return {"error": message}, 400
+    return render_template("error.html", title="Sicherheitsprüfung", message=message), 400
 
 
 @bp.app_errorhandler(404)
