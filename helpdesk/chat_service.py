@@ -8,6 +8,7 @@ forwarded to the bot as typed but stored masked.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,15 @@ LIMITED_PREFIX = "Unser Assistent ist gerade nur eingeschränkt verfügbar. Aus 
 UNAVAILABLE = (
     "Unser Assistent ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
 )
+HANDOFF_WITHOUT_BOT = (
+    "Ich leite Ihr Anliegen an einen Mitarbeiter des Supports weiter. Bitte haben Sie etwas "
+    "Geduld; Sie können hier schon schreiben, worum es geht."
+)
+THANKS_WITHOUT_BOT = "Vielen Dank für Ihre Rückmeldung."
+HANDOFF_PAYLOAD = "/human_handoff"
+# How many of the bot's latest messages count for "the bot offered this button".
+PAYLOAD_LOOKBACK = 20
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
 AGENT_WILL_ANSWER = "Ihre Nachricht ist beim Support angekommen."
 RESUMED = (
     "Der Mitarbeiter hat das Gespräch beendet. Sie schreiben wieder mit dem Assistenten; "
@@ -88,7 +98,7 @@ def _add(session: Session, conversation: Conversation, sender: str, text: str, *
     return message
 
 
-def _bot_message(session: Session, conversation: Conversation, reply: dict) -> ChatMessage:
+def _reply_data(reply: dict) -> dict[str, Any]:
     custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
     data: dict[str, Any] = {}
     if reply.get("buttons"):
@@ -100,7 +110,49 @@ def _bot_message(session: Session, conversation: Conversation, reply: dict) -> C
     for key in ("article", "confidence", "handoff"):
         if key in custom:
             data[key] = custom[key]
-    return _add(session, conversation, "bot", str(reply.get("text") or ""), **data)
+    return data
+
+
+def _bot_message(session: Session, conversation: Conversation, reply: dict) -> ChatMessage:
+    return _add(session, conversation, "bot", str(reply.get("text") or ""), **_reply_data(reply))
+
+
+def _bot_messages(
+    session: Session, conversation: Conversation, replies: list[Any]
+) -> list[ChatMessage]:
+    """Store the bot's replies. Rasa's REST channel sends ``custom`` (the guide, a handoff)
+    as a message of its own after the text; it joins the text it belongs to, so that the
+    widget and the console show one bubble with the guide's link."""
+    out: list[ChatMessage] = []
+    for reply in replies:
+        if not isinstance(reply, dict):
+            continue
+        custom_only = not reply.get("text") and not reply.get("buttons") and reply.get("custom")
+        if custom_only and out:
+            out[-1].data = {**out[-1].data, **_reply_data(reply)}  # new dict: JSON sees it
+            continue
+        out.append(_bot_message(session, conversation, reply))
+    return out
+
+
+def _offered_payloads(session: Session, conversation: Conversation) -> set[str]:
+    """The payloads of the buttons the bot showed in this conversation (its recent turns)."""
+    recent = session.scalars(
+        select(ChatMessage)
+        .where(ChatMessage.conversation_id == conversation.id, ChatMessage.sender == "bot")
+        .order_by(ChatMessage.id.desc())
+        .limit(PAYLOAD_LOOKBACK)
+    )
+    return {b["payload"] for m in recent for b in (m.data or {}).get("buttons", [])}
+
+
+def _payload_or_text(session: Session, conversation: Conversation, text: str) -> str | None:
+    """Rasa reads ``/intent{...}`` as an intent with entities, skipping its NLU. Only the
+    payloads of buttons the bot offered may do that; anything else typed with a slash goes
+    to the bot as words. Returns the payload, or None if ``text`` is not an offered one."""
+    if text.startswith("/") and text in _offered_payloads(session, conversation):
+        return text
+    return None
 
 
 def _hand_off(session: Session, conversation: Conversation) -> None:
@@ -132,6 +184,16 @@ def _limited_answer(session: Session, conversation: Conversation, text: str, kb:
     return [_add(session, conversation, "bot", body, **data)]
 
 
+def _limited_payload(session: Session, conversation: Conversation, payload: str):
+    """Rasa is down and a button was pressed: what can be done without the bot."""
+    if payload == HANDOFF_PAYLOAD:
+        _hand_off(session, conversation)
+        return [_add(session, conversation, "system", HANDOFF_WITHOUT_BOT, limited=True)]
+    if payload.startswith("/feedback_"):
+        return [_add(session, conversation, "system", THANKS_WITHOUT_BOT, limited=True)]
+    return [_add(session, conversation, "system", UNAVAILABLE, limited=True)]
+
+
 def customer_turn(
     session: Session,
     conversation: Conversation,
@@ -141,25 +203,40 @@ def customer_turn(
     client_ip: str | None = None,
     display_text: str | None = None,
 ) -> list[ChatMessage]:
-    """Store the customer's message and whatever answers it now (bot or system)."""
-    text = check_text(text)
-    _add(session, conversation, "customer", mask_codes(display_text or text))
+    """Store the customer's message and whatever answers it now (bot or system).
+
+    Returns the customer's stored message first, then the replies (none while a human has
+    the conversation). ``display_text`` is a pressed button's title, stored and shown
+    instead of its payload; it counts only for a payload the bot offered.
+    """
+    typed = text = check_text(text)
+    payload = _payload_or_text(session, conversation, text)
+    if payload is None:
+        # Typed, not pressed: a leading slash must not make it an intent for Rasa.
+        text = check_text(_LEADING_SLASHES.sub("", text))
+        display_text = None
+    elif display_text:
+        typed = check_text(display_text)
+    customer = _add(session, conversation, "customer", mask_codes(typed))
     if conversation.state != "bot":
         session.flush()
-        return []
+        return [customer]
     metadata = {"client_ip": client_ip} if client_ip else {}
     try:
         replies = channels.bot.send(conversation.id, text, metadata)
     except RasaUnavailable as exc:
         log.warning("Rasa unavailable, answering from the KB: %s", exc)
-        out = _limited_answer(session, conversation, text, channels.kb)
+        if payload is not None:
+            out = _limited_payload(session, conversation, payload)
+        else:
+            out = _limited_answer(session, conversation, text, channels.kb)
         session.flush()
-        return out
-    out = [_bot_message(session, conversation, r) for r in replies if isinstance(r, dict)]
+        return [customer, *out]
+    out = _bot_messages(session, conversation, replies if isinstance(replies, list) else [])
     if any("handoff" in m.data for m in out):
         _hand_off(session, conversation)
     session.flush()
-    return out
+    return [customer, *out]
 
 
 def messages_after(

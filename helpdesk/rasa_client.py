@@ -39,7 +39,10 @@ class RasaClient:
             raise RasaUnavailable(str(exc)) from exc
         if response.status_code != 200:
             raise RasaUnavailable(f"Rasa answered {response.status_code}")
-        messages = response.json()
+        try:
+            messages = response.json()
+        except ValueError as exc:  # a proxy's error page, a half-written body
+            raise RasaUnavailable("Rasa answered something that is not JSON") from exc
         return messages if isinstance(messages, list) else []
 
     def _append_events(self, sender: str, events: list[dict[str, Any]]) -> None:

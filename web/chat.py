@@ -1,7 +1,90 @@
-"""Customers: the embeddable widget, its demo host page and the guide pages (stub)."""
+"""Customers: the embeddable widget, its demo host page and the guide pages.
+
+``/widget.js`` is the one file a provider's page includes; it adds a launcher button and an
+iframe with ``/widget/``, so the chat's styles and storage are the app's own, whatever page
+it sits on (``web.security`` allows only ``/widget/`` to be framed).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, send_from_directory, url_for
+from markupsafe import Markup
+
+from kb.article import Article
+from kb.store import ArticleStore
+from web.markdown_render import render_markdown
+from web.services import settings
 
 bp = Blueprint("chat", __name__)
+
+BRAND = "Beispiel Hosting"
+# Links between articles in the KB files: [Text](kb:12) or a relative path to the file.
+_KB_LINK = re.compile(r"\]\(kb:(\d+)\)")
+_MD_LINK = re.compile(r"\]\((?!https?:)([^()\s]*?([\w-]+)\.md)\)")
+
+
+@bp.get("/")
+def demo():
+    """A made-up provider's homepage, to show the widget where customers meet it."""
+    return render_template("chat/demo.html", brand=BRAND, guides=_published()[:6])
+
+
+@bp.get("/widget.js")
+def widget_loader():
+    response = send_from_directory(
+        Path(current_app.static_folder or "static"),
+        "widget.js",
+        mimetype="text/javascript",
+        max_age=300,  # short: a new release reaches the providers' pages within minutes
+    )
+    # A public script without credentials; allows <script crossorigin> on the host page.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.get("/widget/")
+def widget():
+    return render_template("chat/widget.html", brand=BRAND)
+
+
+@bp.get("/hilfe/")
+def guides():
+    return render_template("chat/guides.html", brand=BRAND, guides=_published())
+
+
+@bp.get("/hilfe/<int:article_id>")
+def guide(article_id: int):
+    store = ArticleStore(settings().kb_dir)
+    article = store.get(article_id)
+    if article is None or not article.published:
+        return render_template("chat/guide_missing.html", brand=BRAND), 404
+    return render_template(
+        "chat/guide.html", brand=BRAND, article=article, body=_article_html(article, store)
+    )
+
+
+def _published() -> list[Article]:
+    articles = ArticleStore(settings().kb_dir).articles()
+    return sorted((a for a in articles if a.published and a.lang == "de"), key=lambda a: a.title)
+
+
+def _article_html(article: Article, store: ArticleStore) -> Markup:
+    """The body as sanitized HTML, with links to other articles pointing at their pages."""
+    body = _KB_LINK.sub(lambda m: f"]({_guide_url(int(m.group(1)))})", article.body)
+    if _MD_LINK.search(body):
+        ids = {a.path.stem: a.id for a in store.articles() if a.path is not None}
+
+        def to_page(match: re.Match[str]) -> str:
+            target = ids.get(match.group(2))
+            return f"]({_guide_url(target)})" if target else "]()"
+
+        body = _MD_LINK.sub(to_page, body)
+    return Markup(render_markdown(body))  # safe: sanitized by render_markdown
+
+
+def _guide_url(article_id: int) -> str:
+    return url_for("chat.guide", article_id=article_id)
