@@ -12,7 +12,7 @@ from tests.e2e.services import free_port
 
 def _serve(body: bytes, status: int = 200):
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(status)
             self.end_headers()
