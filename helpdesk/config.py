@@ -47,6 +47,8 @@ class Settings:
     # Per client address and per conversation (Flask-Limiter notation).
     chat_rate_limit: str
     verify_rate_limit: str
+    # The provider's name in the widget and the demo pages.
+    brand: str
     # Seconds the web app waits for Rasa before it answers from the KB itself.
     rasa_timeout: float
 
@@ -100,6 +102,7 @@ _ENV_NAMES = {
     "chat_rate_limit": "CHAT_RATE_LIMIT",
     "verify_rate_limit": "VERIFY_RATE_LIMIT",
     "rasa_timeout": "RASA_TIMEOUT",
+    "brand": "BRAND",
 }
 
 
@@ -148,4 +151,5 @@ def load_settings() -> Settings:
         chat_rate_limit=_env("CHAT_RATE_LIMIT", "30/minute"),
         verify_rate_limit=_env("VERIFY_RATE_LIMIT", "10/minute"),
         rasa_timeout=float(_env("RASA_TIMEOUT", "10")),
+        brand=_env("BRAND", "Beispiel Hosting"),
     )

@@ -20,7 +20,6 @@ from web.services import settings
 
 bp = Blueprint("chat", __name__)
 
-BRAND = "Beispiel Hosting"
 # Links between articles in the KB files: [Text](kb:12) or a relative path to the file.
 _KB_LINK = re.compile(r"\]\(kb:(\d+)\)")
 _MD_LINK = re.compile(r"\]\((?!https?:)([^()\s]*?([\w-]+)\.md)\)")
@@ -29,7 +28,7 @@ _MD_LINK = re.compile(r"\]\((?!https?:)([^()\s]*?([\w-]+)\.md)\)")
 @bp.get("/")
 def demo():
     """A made-up provider's homepage, to show the widget where customers meet it."""
-    return render_template("chat/demo.html", brand=BRAND, guides=_published()[:6])
+    return render_template("chat/demo.html", brand=settings().brand, guides=_published()[:6])
 
 
 @bp.get("/widget.js")
@@ -48,12 +47,12 @@ def widget_loader():
 
 @bp.get("/widget/")
 def widget():
-    return render_template("chat/widget.html", brand=BRAND)
+    return render_template("chat/widget.html", brand=settings().brand)
 
 
 @bp.get("/hilfe/")
 def guides():
-    return render_template("chat/guides.html", brand=BRAND, guides=_published())
+    return render_template("chat/guides.html", brand=settings().brand, guides=_published())
 
 
 @bp.get("/hilfe/<int:article_id>")
@@ -61,9 +60,12 @@ def guide(article_id: int):
     store = ArticleStore(settings().kb_dir)
     article = store.get(article_id)
     if article is None or not article.published:
-        return render_template("chat/guide_missing.html", brand=BRAND), 404
+        return render_template("chat/guide_missing.html", brand=settings().brand), 404
     return render_template(
-        "chat/guide.html", brand=BRAND, article=article, body=_article_html(article, store)
+        "chat/guide.html",
+        brand=settings().brand,
+        article=article,
+        body=_article_html(article, store),
     )
 
 
