@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import action_validation
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
+
+action_validation.install()
 
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 

@@ -121,6 +121,9 @@ class Stack:
                 # channels.py and tracker_store.py; the latter uses actions.codes.
                 "PYTHONPATH": f"{BOT_DIR}{os.pathsep}{REPO_ROOT}",
                 "RASA_TELEMETRY_ENABLED": "false",
+                # The e5 featurizer's OpenMP and TensorFlow: one thread each per request;
+                # concurrency comes from serving many conversations, not from one message.
+                "OMP_NUM_THREADS": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             },

@@ -60,3 +60,31 @@ def test_intents_on_the_test_set(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "intent_report.json").read_text())
     assert report["macro avg"]["f1-score"] >= MACRO_F1_TARGET
+
+
+ACTION_VALIDATION_CHECK = """
+import channels  # installs the cached validator
+from jsonschema.exceptions import ValidationError
+from rasa.core.actions.action import RemoteAction
+action = RemoteAction.__new__(RemoteAction)
+assert action._validate_action_result({"events": [], "responses": [{"text": "Hallo"}]})
+try:
+    action._validate_action_result({"events": "kaputt"})
+except ValidationError as error:
+    assert "Failed to validate Action server response" in error.message
+else:
+    raise SystemExit("an invalid action response passed")
+print("ok")
+"""
+
+
+def test_action_responses_are_still_validated():
+    python = RASA_BIN.parent / "python"
+    result = subprocess.run(
+        [str(python), "-c", ACTION_VALIDATION_CHECK],
+        cwd=BOT_DIR,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
