@@ -71,3 +71,26 @@ def chat(stack: Stack) -> Chat:
 
 def text_of(messages: list[dict]) -> str:
     return "\n".join(m.get("text", "") for m in messages if m.get("text"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Staff:
+    agent: str
+    editor: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def staff(stack: Stack) -> Staff:
+    """An agent and an editor in the servers' database, for the browser tests' logins."""
+    from helpdesk.users import add_user
+
+    people = Staff(agent="e2e-agent", editor="e2e-editor", password=uuid.uuid4().hex)
+    engine = make_engine(stack.settings.database_url)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            add_user(session, people.agent, people.password, "agent")
+            add_user(session, people.editor, people.password, "editor")
+    finally:
+        engine.dispose()
+    return people
