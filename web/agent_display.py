@@ -235,7 +235,9 @@ def _percent(value: float) -> int:
 
 
 def suggested_reply(snippet: str, title: str, url: str) -> str:
-    return f"{snippet.strip()}\n\nDie ganze Anleitung „{title}“ finden Sie hier: {url}"
+    # Markdown: the widget renders agent replies, so the guide becomes a link to click.
+    label = title.replace("[", "\\[").replace("]", "\\]")
+    return f"{snippet.strip()}\n\nDie ganze Anleitung finden Sie hier: [{label}]({url})"
 
 
 def kb_results(kb: Any, settings: Settings, query: str, k: int = SUGGESTIONS) -> dict[str, Any]:

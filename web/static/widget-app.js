@@ -274,7 +274,17 @@
       }
     }
     node.appendChild(body);
-    if (m.article && safeUrl(m.article.url)) {
+    var guideUrl = m.article ? safeUrl(m.article.url) : null;
+    var inText = null;
+    if (guideUrl) {
+      var anchors = body.querySelectorAll("a");
+      for (var j = 0; j < anchors.length; j++) {
+        if (anchors[j].href === new URL(guideUrl, document.baseURI).href) inText = anchors[j];
+      }
+    }
+    if (inText) {
+      inText.classList.add("hd-guide"); // the answer names its guide already: no second link
+    } else if (guideUrl) {
       var guide = el("a", "hd-guide", TEXT.guide + (m.article.title || "Anleitung"));
       guide.href = safeUrl(m.article.url);
       guide.target = "_blank";
