@@ -38,13 +38,22 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
             return None
         return data if isinstance(data, dict) else None
 
-    @bp.post("/search")
-    async def search(request: Request) -> HTTPResponse:
+    def query_of(
+        request: Request, expected: str
+    ) -> tuple[dict[str, Any] | None, HTTPResponse | None]:
+        """The request's JSON with a string ``query``, or the error response to send."""
         if not authorized(request):
-            return _error("unauthorized", 401)
+            return None, _error("unauthorized", 401)
         data = body(request)
         if data is None or not isinstance(data.get("query"), str):
-            return _error("expected JSON {query: str, k?: int}", 400)
+            return None, _error(f"expected JSON {expected}", 400)
+        return data, None
+
+    @bp.post("/search")
+    async def search(request: Request) -> HTTPResponse:
+        data, error = query_of(request, "{query: str, k?: int}")
+        if error is not None:
+            return error
         k = data.get("k", 5)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             return _error(f"k must be 1..{MAX_K}", 400)
@@ -56,11 +65,9 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
 
     @bp.post("/answer")
     async def answer(request: Request) -> HTTPResponse:
-        if not authorized(request):
-            return _error("unauthorized", 401)
-        data = body(request)
-        if data is None or not isinstance(data.get("query"), str):
-            return _error("expected JSON {query: str}", 400)
+        data, error = query_of(request, "{query: str}")
+        if error is not None:
+            return error
         try:
             result = await asyncio.to_thread(retriever.answer, data["query"])
         except QueryError as exc:

@@ -11,22 +11,17 @@ the resident memory (now and peak) of both servers.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shutil
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from actions.codes import load_secret_key
 from bench.common import percentile, table
+from bench.private_stack import load_demo_data, private_settings
 from helpdesk.config import Settings, load_settings
-from helpdesk.db import init_db, make_engine, session_factory, session_scope
-from helpdesk.demo import load_demo
 from helpdesk.serve import send
 from helpdesk.stack import Stack, bot_model_path
-from retrieval.embeddings import resolve_model
 
 QUESTIONS = [
     "Wie deaktiviere ich die Zwei-Faktor-Authentifizierung?",
@@ -42,18 +37,7 @@ SUPPORT_CODE = "482913"  # the demo customer Muster AG
 
 
 def bench_settings(root: Path) -> Settings:
-    base = load_settings()
-    if (base.index_dir / "manifest.json").exists():
-        shutil.copytree(base.index_dir, root / "index", ignore=shutil.ignore_patterns(".lock"))
-    return dataclasses.replace(
-        base,
-        data_dir=root,
-        embedding_model=resolve_model(base),
-        database_url=f"sqlite:///{root / 'helpdesk.db'}",
-        tracker_store_url=f"sqlite:///{root / 'rasa-tracker.db'}",
-        rasa_port=base.rasa_port + 100,
-        action_port=base.action_port + 100,
-    )
+    return private_settings(root)
 
 
 def conversation(stack: Stack, round_no: int) -> list[tuple[str, float, bool]]:
@@ -108,11 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(Path(tmp))
-        engine = make_engine(settings.database_url)
-        init_db(engine)
-        with session_scope(session_factory(engine)) as session:
-            load_demo(session, load_secret_key(settings))
-        engine.dispose()
+        load_demo_data(settings)
         with Stack(settings, model=bot_model_path(load_settings())) as stack:
             conversation(stack, 0)  # first-call costs are not what a customer waits for
             rows = run(stack, 1, args.rounds) + run(stack, 20, args.rounds * 2)

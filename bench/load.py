@@ -30,11 +30,8 @@ message latency at most 500 ms.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
-import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -48,15 +45,12 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from actions.code_format import mask_codes
-from actions.codes import load_secret_key
 from bench.common import percentile, table
 from bench.load_scripts import WRONG_CODES_PER_CUSTOMER, Scripts, Step, kb_questions
+from bench.private_stack import load_demo_data, private_settings
 from bench.rss import MemorySampler, cpu_seconds, process_tree
 from helpdesk.config import Settings, load_settings
-from helpdesk.db import init_db, make_engine, session_factory, session_scope
-from helpdesk.demo import load_demo
 from helpdesk.stack import Stack, bot_model_path
-from retrieval.embeddings import resolve_model
 
 KINDS = ("kb", "feedback", "verify", "code", "code_wrong", "handoff")
 P95_TARGET_MS = 500.0
@@ -66,39 +60,15 @@ HIGH_LIMIT = "100000/minute"
 # --- the stack ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def bench_settings(root: Path, args: argparse.Namespace) -> Settings:
-    """A private stack: data in ``root``, free ports, the index `make` built reused."""
-    base = load_settings()
-    if (base.index_dir / "manifest.json").exists():
-        shutil.copytree(base.index_dir, root / "index", ignore=shutil.ignore_patterns(".lock"))
-    return dataclasses.replace(
-        base,
-        data_dir=root,
-        embedding_model=resolve_model(base),
-        database_url=args.database_url or f"sqlite:///{root / 'helpdesk.db'}",
-        tracker_store_url=args.tracker_store_url or f"sqlite:///{root / 'rasa-tracker.db'}",
-        rasa_port=free_port(),
-        action_port=free_port(),
-        web_port=free_port(),
-        demo=False,
+    return private_settings(
+        root,
+        database_url=args.database_url,
+        tracker_store_url=args.tracker_store_url,
         # All traffic comes from this machine: the limits must not be what is measured.
         chat_rate_limit=HIGH_LIMIT,
         verify_rate_limit=HIGH_LIMIT,
     )
-
-
-def load_demo_data(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    with session_scope(session_factory(engine)) as session:
-        load_demo(session, load_secret_key(settings))
-    engine.dispose()
 
 
 # --- one simulated customer ---------------------------------------------------------------

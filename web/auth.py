@@ -92,52 +92,32 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.app_errorhandler(403)
-def _forbidden(_error):
-    return render_template(
-        "error.html", title="Kein Zugriff", message="Ihre Rolle erlaubt diese Seite nicht."
-    ), 403
+# status: (page title, message). JSON for the API and fetch() callers, a page otherwise.
+ERRORS = {
+    400: ("Sicherheitsprüfung", "Das Formular ist abgelaufen oder unvollständig "
+          "(Sicherheitsprüfung). Bitte gehen Sie zurück, laden Sie die Seite neu und senden "
+          "Sie es noch einmal."),
+    403: ("Kein Zugriff", "Ihre Rolle erlaubt diese Seite nicht."),
+    404: ("Nicht gefunden", "Diese Seite gibt es nicht."),
+    413: ("Zu groß", "Die Anfrage ist zu groß."),
+    429: ("Zu viele Anfragen", "Zu viele Anfragen. Bitte warten Sie einen Moment und "
+          "versuchen Sie es erneut."),
+    500: ("Fehler", "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später "
+          "erneut."),
+}  # fmt: skip
+
+
+def error_response(status: int):
+    title, message = ERRORS[status]
+    if request.path.startswith("/api/") or request.is_json:
+        return {"error": message}, status
+    return render_template("error.html", title=title, message=message), status
 
 
 @bp.app_errorhandler(CSRFError)
 def _csrf_failed(_error):
-    message = (
-        "Das Formular ist abgelaufen oder unvollständig (Sicherheitsprüfung). Bitte gehen Sie "
-        "zurück, laden Sie die Seite neu und senden Sie es noch einmal."
-    )
-    if request.path.startswith("/api/") or request.is_json:
-        return {"error": message}, 400
-    return render_template("error.html", title="Sicherheitsprüfung", message=message), 400
+    return error_response(400)
 
 
-@bp.app_errorhandler(404)
-def _not_found(_error):
-    if request.path.startswith("/api/"):
-        return {"error": "Nicht gefunden."}, 404
-    return render_template(
-        "error.html", title="Nicht gefunden", message="Diese Seite gibt es nicht."
-    ), 404
-
-
-@bp.app_errorhandler(413)
-def _too_large(_error):
-    message = "Die Anfrage ist zu groß."
-    if request.path.startswith("/api/"):
-        return {"error": message}, 413
-    return render_template("error.html", title="Zu groß", message=message), 413
-
-
-@bp.app_errorhandler(429)
-def _too_many(_error):
-    message = "Zu viele Anfragen. Bitte warten Sie einen Moment und versuchen Sie es erneut."
-    if request.path.startswith("/api/"):
-        return {"error": message}, 429
-    return render_template("error.html", title="Zu viele Anfragen", message=message), 429
-
-
-@bp.app_errorhandler(500)
-def _server_error(_error):
-    message = "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut."
-    if request.path.startswith("/api/"):
-        return {"error": message}, 500
-    return render_template("error.html", title="Fehler", message=message), 500
+for _status in (403, 404, 413, 429, 500):
+    bp.app_errorhandler(_status)(lambda _error, status=_status: error_response(status))
