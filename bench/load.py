@@ -65,6 +65,8 @@ def bench_settings(root: Path, args: argparse.Namespace) -> Settings:
         root,
         database_url=args.database_url,
         tracker_store_url=args.tracker_store_url,
+        lock_store_url=args.lock_store_url,
+        rasa_workers=args.rasa_workers,
         # All traffic comes from this machine: the limits must not be what is measured.
         chat_rate_limit=HIGH_LIMIT,
         verify_rate_limit=HIGH_LIMIT,
@@ -444,6 +446,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="default: SQLite in the private folder")
     parser.add_argument("--tracker-store-url", help="default: SQLite in the private folder")
+    parser.add_argument("--lock-store-url", help="Rasa's lock store, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--rasa-workers", type=int, help="Rasa server processes (needs --lock-store-url)"
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)

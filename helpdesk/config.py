@@ -35,6 +35,8 @@ class Settings:
     lock_store_url: str
     rasa_port: int
     action_port: int
+    # Rasa server processes; more than one needs the Redis lock store (Rasa refuses else).
+    rasa_workers: int
     # Where customers open a guide: the web app's address and the path of an article.
     public_url: str
     article_path: str
@@ -94,6 +96,7 @@ _ENV_NAMES = {
     "lock_store_url": "LOCK_STORE_URL",
     "rasa_port": "RASA_PORT",
     "action_port": "ACTION_PORT",
+    "rasa_workers": "RASA_WORKERS",
     "public_url": "PUBLIC_URL",
     "article_path": "ARTICLE_PATH",
     "web_port": "WEB_PORT",
@@ -143,6 +146,7 @@ def load_settings() -> Settings:
         lock_store_url=_env("LOCK_STORE_URL", ""),
         rasa_port=int(_env("RASA_PORT", "5005")),
         action_port=int(_env("ACTION_PORT", "5055")),
+        rasa_workers=int(_env("RASA_WORKERS", "1")),
         public_url=public_url,
         article_path=_env("ARTICLE_PATH", "/hilfe/{id}"),
         web_port=int(_env("WEB_PORT", "8000")),

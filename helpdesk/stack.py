@@ -124,6 +124,7 @@ class Stack:
                 # The e5 featurizer's OpenMP and TensorFlow: one thread each per request;
                 # concurrency comes from serving many conversations, not from one message.
                 "OMP_NUM_THREADS": "1",
+                "SANIC_WORKERS": str(settings.rasa_workers if settings.lock_store_url else 1),
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             },
