@@ -82,6 +82,7 @@ bench: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/python -m bench.speed
 	$(BIN)/python -m bench.nlu
 	$(BIN)/python -m bench.dialogue
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(DATA)/index build
