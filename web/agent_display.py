@@ -243,8 +243,9 @@ def suggested_reply(snippet: str, title: str, url: str) -> str:
 def kb_results(kb: Any, settings: Settings, query: str, k: int = SUGGESTIONS) -> dict[str, Any]:
     """KB search results as the console shows them; never raises for a KB problem.
 
-    The KB's confidence (0..1) belongs to the best article; the others get it scaled by
-    their score relative to the best, so the figures stay comparable within one list.
+    Each result carries the KB's own confidence (0..1) that it answers the query; an older
+    KB service gives it for the best result only, and the others then get it scaled by their
+    score relative to the best.
     """
     query = (query or "").strip()
     out: dict[str, Any] = {"query": query, "available": True, "error": None, "results": []}
@@ -265,7 +266,11 @@ def kb_results(kb: Any, settings: Settings, query: str, k: int = SUGGESTIONS) ->
     confidence = float(response.get("confidence") or 0)
     for result in results:
         score = float(result.get("score") or 0)
-        relative = confidence * (score / top) if top > 0 else 0.0
+        own = result.get("confidence")
+        if isinstance(own, int | float):
+            relative = float(own)
+        else:
+            relative = confidence * (score / top) if top > 0 else 0.0
         article_id = result.get("article_id")
         url = settings.article_url(article_id) if isinstance(article_id, int) else ""
         title = str(result.get("title", ""))

@@ -608,3 +608,36 @@ def test_verify_is_rate_limited_per_conversation(app, login, db, demo, web_setti
     assert response.status_code == 429 and "Zu viele" in response.get_json()["error"]
     # The per-address limit of this client is used up too (same address, same minute).
     assert verify(client, other, "support", "12", follow=False).status_code == 429
+
+
+def test_each_suggestion_shows_its_own_confidence(app):
+    from web.agent_display import kb_results
+
+    class Kb:
+        def search(self, query, k):
+            return {
+                "answerable": True,
+                "confidence": 0.9,
+                "results": [
+                    {
+                        "article_id": 1,
+                        "title": "A",
+                        "snippet": "a",
+                        "score": 3.0,
+                        "confidence": 0.9,
+                    },
+                    {
+                        "article_id": 2,
+                        "title": "B",
+                        "snippet": "b",
+                        "score": 2.9,
+                        "confidence": 0.2,
+                    },
+                ],
+            }
+
+    with app.app_context():
+        from web.services import settings
+
+        results = kb_results(Kb(), settings(), "Frage")["results"]
+    assert [r["percent"] for r in results] == [90, 20]
