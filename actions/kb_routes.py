@@ -61,7 +61,10 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
             response = await asyncio.to_thread(retriever.search, data["query"], k)
         except QueryError as exc:
             return _error(str(exc), 400)
-        return json({**response.to_dict(), "confidence": round(response.confidence, 4)})
+        found = response.to_dict()
+        for result, confidence in zip(found["results"], response.confidences, strict=False):
+            result["confidence"] = round(confidence, 4)
+        return json({**found, "confidence": round(response.confidence, 4)})
 
     @bp.post("/answer")
     async def answer(request: Request) -> HTTPResponse:

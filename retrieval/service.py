@@ -77,6 +77,9 @@ class SearchResponse:
     took_ms: float
     results: list[Result] = field(default_factory=list)
     confidence: float = 0.0
+    # Per result, the same 0..1 figure as ``confidence`` (which is the first's); kept out of
+    # to_dict(), whose shape is the CLI's JSON contract.
+    confidences: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -280,6 +283,7 @@ class Retriever:
             took_ms=(time.perf_counter() - started) * 1000,
             results=results,
             confidence=conf.confidence(top, self.thresholds),
+            confidences=[conf.confidence(hit, self.thresholds) for hit in hits],
         )
 
     def answer(self, raw_query: str) -> answers.Answer:

@@ -22,6 +22,9 @@ def test_search_and_answer_over_loopback(kb: KbClient):
     assert found["answerable"] is True
     assert len(found["results"]) == 3
     assert 0 < found["confidence"] <= 1
+    # Each result's own confidence; the best one's is the response's.
+    assert found["results"][0]["confidence"] == found["confidence"]
+    assert all(0 <= r["confidence"] <= 1 for r in found["results"])
     answer = kb.answer("Wie ändere ich meine Rechnungsadresse?")
     assert answer["answerable"] and answer["article_id"] == found["results"][0]["article_id"]
     assert "Quelle" in answer["markdown"]
