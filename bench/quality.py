@@ -47,7 +47,13 @@ def prepare(
     questions: Sequence[str | Question], embedder: Embedder, synonyms: SynonymIndex
 ) -> Prepared:
     texts = [q.text if isinstance(q, Question) else q for q in questions]
-    vectors = embedder.encode_queries(texts)
+    # One question at a time, as a search encodes it (the lean path, bfloat16 where the CPU
+    # has it): the figures are those of the vectors the product uses, not of a batch.
+    vectors = (
+        np.concatenate([embedder.encode_queries([t]) for t in texts])
+        if texts
+        else embedder.encode_queries([])
+    )
     analyzed = [AnalyzedQuery.of(t, synonyms) for t in texts]
     return Prepared(list(questions), analyzed, vectors)  # type: ignore[arg-type]
 

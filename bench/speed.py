@@ -4,7 +4,9 @@
 
 Runs on the real KB and on a synthetic KB of ``--chunks`` sections (bench/synthetic.py).
 Start-up is measured in a fresh process: imports, model load and index load from disk, up
-to the first answered query.
+to the first answered query. A second table splits a search: the index part (the same
+searches with the query vector cached) and one query's encoding by each encoder, measured
+interleaved on the same texts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from bench.common import load_questions, percentile, table
 from bench.synthetic import SyntheticEmbedder, write_kb
 from helpdesk.config import REPO_ROOT, Settings, load_settings
 from kb.store import ArticleStore
-from retrieval.embeddings import load_embedder, resolve_model
+from retrieval.embeddings import QUERY_MAX_TOKENS, load_embedder, resolve_model
+from retrieval.lean_encoder import LeanQueryEncoder, native_bf16
 from retrieval.service import Retriever
 
 STARTUP_PROBE = """
@@ -56,18 +59,52 @@ def peak_rss_mb() -> float:
 
 def latency(
     retriever: Retriever, queries: list[str], tag: str, rounds: int = 3
-) -> tuple[float, float]:
-    """Search latency with the model warm; every query is new to the query-vector cache."""
+) -> dict[str, tuple[float, float]]:
+    """(p50, p95) of whole searches with the model warm, every query new to the query-vector
+    cache ("search"), and of the same searches repeated with the vector cached, which is
+    all but the encoding ("index": analysis, BM25, FAISS, ranking, decision)."""
     for query in queries:
         # torch prepares kernels per input length on first sight: warm them all up.
         retriever.search(f"{query} {tag}!")
-    timings = []
+    timings: dict[str, list[float]] = {"search": [], "index": []}
     for round_ in range(rounds):
         for query in queries:
-            started = time.perf_counter()
-            retriever.search(f"{query} {tag}{'?' * (round_ + 2)}")
-            timings.append((time.perf_counter() - started) * 1000)
-    return percentile(timings, 50), percentile(timings, 95)
+            text = f"{query} {tag}{'?' * (round_ + 2)}"
+            for part in ("search", "index"):
+                started = time.perf_counter()
+                retriever.search(text)
+                timings[part].append((time.perf_counter() - started) * 1000)
+    return {k: (percentile(v, 50), percentile(v, 95)) for k, v in timings.items()}
+
+
+def encoder_latency(embedder, queries: list[str], rounds: int = 2) -> dict[str, tuple]:
+    """(p50, p95) of one query's encoding, interleaved on the same texts (the order turns
+    every query): the sentence-transformers path search used before, and the lean encoder
+    in float32 and, where the CPU has it natively, bfloat16. Searches use the latter."""
+    if getattr(embedder, "lean", None) is None:
+        return {}
+    prompt = embedder.model.prompts.get("query", "")
+    name = "query" if prompt else None
+    variants = {"sentence-transformers": lambda text: embedder._encode_one_reference(text, name)}
+    for bf16 in (False, True) if native_bf16() else (False,):
+        lean = LeanQueryEncoder(embedder.model, QUERY_MAX_TOKENS, bf16=bf16)
+        label = f"lean {'bfloat16' if bf16 else 'float32'}"
+        if bf16 == embedder.lean.bf16:
+            label += " (used)"
+        variants[label] = lambda text, lean=lean: lean.encode(prompt + text)
+    timings: dict[str, list[float]] = {label: [] for label in variants}
+    for round_ in range(rounds):
+        for i, query in enumerate(queries):
+            order = list(variants) if (i + round_) % 2 == 0 else list(variants)[::-1]
+            for label in order:
+                started = time.perf_counter()
+                variants[label](f"{query} e{round_}")
+                timings[label].append((time.perf_counter() - started) * 1000)
+    return {k: (percentile(v, 50), percentile(v, 95)) for k, v in timings.items()}
+
+
+def _ms(pair: tuple[float, float]) -> str:
+    return f"{pair[0]:.1f} / {pair[1]:.1f}"
 
 
 def startup(settings: Settings) -> dict:
@@ -105,7 +142,9 @@ def main() -> None:
         embedder = load_embedder(seed)
         retriever = Retriever(seed, embedder=embedder)
         report = retriever.rebuild()
-        p50, p95 = latency(retriever, queries, "a")
+        seed_times = latency(retriever, queries, "a")
+        p50, p95 = seed_times["search"]
+        encoding = encoder_latency(embedder, queries)
         boot = startup(seed)
         units = len(retriever.index.units)
         per_1000 = report.took_ms / 1000 / report.chunks * 1000
@@ -135,7 +174,8 @@ def main() -> None:
         print(f"synthetic index built in {build_s:.1f} s", file=sys.stderr, flush=True)
         big_retriever = Retriever(big, embedder=embedder)
         big_retriever.load()
-        p50, p95 = latency(big_retriever, queries, "b")
+        big_times = latency(big_retriever, queries, "b")
+        p50, p95 = big_times["search"]
         started = time.perf_counter()
         big_retriever.reindex([1])  # one article re-read and re-encoded by the real model
         reindex_s = time.perf_counter() - started
@@ -165,6 +205,17 @@ def main() -> None:
         "start-up RSS MB",
     ]
     print(table(header, rows))
+    parts = [
+        ["real KB", "index part (query vector cached)", _ms(seed_times["index"])],
+        [
+            f"synthetic ({args.chunks:,})",
+            "index part (query vector cached)",
+            _ms(big_times["index"]),
+        ],
+    ]
+    parts += [["-", f"query encoding, {name}", _ms(pair)] for name, pair in encoding.items()]
+    print()
+    print(table(["KB", "part of a search", "p50 / p95 ms"], parts))
     peak = peak_rss_mb()
     print(
         f"\npeak RSS of this benchmark process: {peak:.0f} MB; start-up loaded from disk: "

@@ -1,15 +1,19 @@
-"""Tune ranking weights and answerability thresholds on the dev split; report the test split.
+"""Tune ranking weights and answerability thresholds on the dev split.
 
-    .venv/bin/python -m bench.tune
+    .venv/bin/python -m bench.tune [--cv] [--test]
 
 Prints the chosen values; they are then written into retrieval/ranking.py (Weights) and
 retrieval/confidence.py (Thresholds) by hand, so that a tuning run never silently changes
-the product.
+the product. ``--cv`` compares answer/refuse statistics by cross-validation within the dev
+split (how a threshold tuned on part of dev does on the rest); ``--test`` also reports the
+test split, which is for the final check only: nothing is chosen by looking at it.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -71,13 +75,16 @@ FEATURES = {
 
 
 def tune_threshold(hits, questions, mode: str) -> float:
+    _, feature = FEATURES[mode]
+    values = np.array([feature(h[0]) if h else -math.inf for h in hits])
+    return threshold_for(values, np.array([bool(q.expected) for q in questions]))
+
+
+def threshold_for(values: np.ndarray, expected: np.ndarray) -> float:
     """Most refusals on dev with at least ANSWER_RATE_FLOOR answered; the threshold is the
     middle of the gap between the two questions that bound that outcome (the widest margin
     on both sides), not a question's own value: a threshold on a value decides that question
     by rounding."""
-    _, feature = FEATURES[mode]
-    values = np.array([feature(h[0]) if h else -math.inf for h in hits])
-    expected = np.array([bool(q.expected) for q in questions])
     finite = np.unique(values[np.isfinite(values)])
     # One candidate per gap between neighbouring values, plus one beyond each end.
     candidates = np.concatenate(
@@ -98,7 +105,48 @@ def tune_threshold(hits, questions, mode: str) -> float:
     return rounded if below < rounded <= above else threshold
 
 
+def _raw_gap(hit) -> float:
+    return (hit.dense + hit.sentence + hit.whole) / 3 - hit.background
+
+
+# Candidate statistics for the hybrid's decision, compared by --cv (each with the floor).
+STATISTICS: dict[str, Callable] = {
+    "gap to the closest background question (cosine)": _raw_gap,
+    "gap / spread of the background cosines (shipped)": contrast,
+}
+
+
+def cross_validate(hits, questions, statistic: Callable, folds: int = 5, repeats: int = 200):
+    """Threshold tuned on (folds-1)/folds of dev, applied to the rest; stratified by
+    covered/off-topic. Returns (mean answered, share of repeats answering < floor, mean
+    refused) over the held-out questions."""
+    floor = DEFAULT_THRESHOLDS.dense_min
+    values = np.array([statistic(h[0]) if h and h[0].dense >= floor else -math.inf for h in hits])
+    expected = np.array([bool(q.expected) for q in questions])
+    rng = np.random.default_rng(0)
+    outcomes = []
+    for _ in range(repeats):
+        parts = [
+            np.array_split(rng.permutation(np.flatnonzero(expected == e)), folds)
+            for e in (True, False)
+        ]
+        answered = refused = 0
+        for k in range(folds):
+            held = np.concatenate([parts[0][k], parts[1][k]])
+            train = np.setdiff1d(np.arange(len(values)), held)
+            t = threshold_for(values[train], expected[train])
+            answered += int((values[held][expected[held]] >= t).sum())
+            refused += int((values[held][~expected[held]] < t).sum())
+        outcomes.append((answered / expected.sum(), refused / (~expected).sum()))
+    rates = np.array(outcomes)
+    return rates[:, 0].mean(), (rates[:, 0] < ANSWER_RATE_FLOOR).mean(), rates[:, 1].mean()
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cv", action="store_true", help="compare statistics on dev by CV")
+    parser.add_argument("--test", action="store_true", help="also report the test split")
+    args = parser.parse_args()
     retriever = get_retriever()
     index = retriever.index
     prepared = prepare(load_questions(), retriever.embedder, retriever.synonyms)
@@ -106,6 +154,15 @@ def main() -> None:
     print("ranking weights (dev, covered questions):")
     compare_weights(index, covered(dev))
     weights = DEFAULT_WEIGHTS
+    if args.cv:
+        hits = run_mode(index, dev, "hybrid", weights)
+        print("answer/refuse statistic, 5-fold cross-validation within dev (200 repeats):")
+        for name, statistic in STATISTICS.items():
+            answered, below, refused = cross_validate(hits, dev.questions, statistic)
+            print(
+                f"  {name:50} answered {answered:.3f} (< {ANSWER_RATE_FLOOR} in "
+                f"{below:.0%} of repeats) refused {refused:.3f}"
+            )
     tuned = {}
     for mode in ("lexical", "dense", "hybrid"):
         hits = run_mode(index, dev, mode, weights)
@@ -113,8 +170,9 @@ def main() -> None:
         tuned[field] = tune_threshold(hits, dev.questions, mode)
     thresholds = replace(DEFAULT_THRESHOLDS, **tuned)
     print(f"tuned: {thresholds}")
+    parts = (("dev", dev), ("test", test)) if args.test else (("dev", dev),)
     for mode in ("lexical", "dense", "hybrid"):
-        for name, part in (("dev", dev), ("test", test)):
+        for name, part in parts:
             s = evaluate(run_mode(index, part, mode, weights), part.questions, mode, thresholds)
             print(
                 f"{mode:8} {name:4}: R@1 {s.recall_at_1:.3f} R@3 {s.recall_at_3:.3f} "

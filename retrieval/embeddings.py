@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from helpdesk.config import Settings
+from retrieval.lean_encoder import LeanQueryEncoder, native_bf16
 
 # Questions are short (the KB question set: at most 35 tokens), but a pasted e-mail of
 # HELPDESK_MAX_QUERY_CHARS would cost the model ~0.3 s. Its first 128 tokens (about 90 German
@@ -37,7 +38,17 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """L2-normalised vectors; e5-style models get their ``query:``/``passage:`` prompts."""
 
-    def __init__(self, name_or_path: str, *, threads: int = 1, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        *,
+        threads: int = 1,
+        batch_size: int = 32,
+        lean: bool = True,
+        lean_bf16: bool | None = None,
+    ) -> None:
+        """``lean``: single queries through retrieval/lean_encoder.py; ``lean_bf16``: its
+        matrix products in bfloat16 (None: where the CPU has AMX for them)."""
         # Progress bars and load reports belong to a notebook, not to a CLI's JSON output.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -62,6 +73,18 @@ class SentenceTransformerEmbedder:
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Single queries (every search) go through the model's weights directly when the
+        # model is one the lean encoder reproduces (it checks itself once, here).
+        self.lean = (
+            LeanQueryEncoder.for_model(
+                self.model,
+                prompts.get(self._query_prompt, ""),
+                QUERY_MAX_TOKENS,
+                bf16=native_bf16() if lean_bf16 is None else lean_bf16,
+            )
+            if lean
+            else None
+        )
 
     def _encode(
         self, texts: Sequence[str], prompt_name: str | None, max_tokens: int | None = None
@@ -78,10 +101,17 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def _encode_one(self, text: str, prompt_name: str | None) -> np.ndarray:
+        """One query: the lean encoder (retrieval/lean_encoder.py) when the model allows."""
+        if self.lean is not None:
+            prompt = self.model.prompts[prompt_name] if prompt_name else ""
+            return self.lean.encode(prompt + text)
+        return self._encode_one_reference(text, prompt_name)
+
+    def _encode_one_reference(self, text: str, prompt_name: str | None) -> np.ndarray:
         """One query through the model's own modules (tokenizer, transformer, pooling,
         normalisation) as ``encode`` runs them, minus its per-call set-up: ``encode`` checks
-        the device of every parameter and re-applies ``eval()`` to every module, about 2 ms
-        of a 27 ms search. The vector is the same, bit for bit (tests/retrieval)."""
+        the device of every parameter and re-applies ``eval()`` to every module. The vector
+        is the same as ``encode``'s, bit for bit (tests/retrieval/test_lean_encoder.py)."""
         import torch
 
         prompt = self.model.prompts[prompt_name] if prompt_name else None

@@ -19,6 +19,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,10 @@ class LexicalIndexes:
         )
 
 
+_NO_ROWS = np.zeros(0, np.int64)
+_NO_ROWS.flags.writeable = False
+
+
 @dataclass
 class SearchIndex:
     chunks: list[Chunk]
@@ -77,7 +82,7 @@ class SearchIndex:
     fingerprint: str
     model_id: str
     encoded: int = 0  # units encoded by the model while building (for tests and logs)
-    _groups: dict[str, dict[int, np.ndarray]] = field(default_factory=dict, repr=False)
+    _groups: dict[str, Any] = field(default_factory=dict, repr=False)  # derived, cached
 
     def _grouped(self, name: str, keys: Callable[[], list[int]]) -> dict[int, np.ndarray]:
         if name not in self._groups:
@@ -87,17 +92,26 @@ class SearchIndex:
             self._groups[name] = {k: np.asarray(v, dtype=np.int64) for k, v in grouped.items()}
         return self._groups[name]
 
+    @property
+    def chunk_articles(self) -> np.ndarray:
+        """Article id per chunk row."""
+        if "chunk_articles" not in self._groups:
+            self._groups["chunk_articles"] = np.asarray(
+                [c.article_id for c in self.chunks], dtype=np.int64
+            )
+        return self._groups["chunk_articles"]
+
     def article_rows(self, article_id: int) -> np.ndarray:
         """Chunk rows of an article."""
         groups = self._grouped("chunks", lambda: [c.article_id for c in self.chunks])
-        return groups.get(article_id, np.zeros(0, np.int64))
+        return groups.get(article_id, _NO_ROWS)
 
     def article_units(self, article_id: int) -> np.ndarray:
         """Searchable unit rows of an article."""
         groups = self._grouped(
             "units", lambda: self.units.articles[: self.units.n_searchable].tolist()
         )
-        return groups.get(article_id, np.zeros(0, np.int64))
+        return groups.get(article_id, _NO_ROWS)
 
     @property
     def background(self) -> np.ndarray:

@@ -65,6 +65,7 @@ class ArticleHit:
     coverage: float = 0.0  # share of the query's stem idf found in the article
     gram_coverage: float = 0.0
     background: float = 0.0  # cosine of the query to the closest question not to answer
+    background_spread: float = 0.0  # standard deviation of its cosines to all those questions
 
 
 def _scaled(scores: np.ndarray) -> np.ndarray:
@@ -81,9 +82,7 @@ def _candidates(index: SearchIndex, lexical: np.ndarray, vector: np.ndarray | No
         n = min(CANDIDATE_CHUNKS, len(lexical))
         top = np.argpartition(-lexical, n - 1)[:n]
         top = top[lexical[top] > 0]
-        found.update(
-            dict.fromkeys(index.chunks[r].article_id for r in top[np.argsort(-lexical[top])])
-        )
+        found.update(dict.fromkeys(index.chunk_articles[top[np.argsort(-lexical[top])]].tolist()))
     return list(found)[:MAX_CANDIDATE_ARTICLES]
 
 
@@ -108,6 +107,7 @@ def rank(
         else:
             lexical = weights.words * word_scores + weights.grams * gram_scores
     articles = _candidates(index, lexical, vector if mode != "lexical" else None)
+    articles = [a for a in articles if len(index.article_rows(a))]  # never empty, but cheap
     if not articles:
         return []
     cos = _cosines(index, articles, vector) if vector is not None and mode != "lexical" else None
@@ -120,38 +120,56 @@ def rank(
         hit.coverage = index.lexical.words.coverage_union(words, rows)
         hit.gram_coverage = index.lexical.grams.coverage_union(grams, rows)
     if vector is not None and len(index.background):
-        background = float((index.background @ vector).max())
+        cosines = index.background @ vector
+        background, spread = float(cosines.max()), float(cosines.std())
         for hit in ranked:
             hit.background = background
+            hit.background_spread = spread
     return ranked
 
 
 @dataclass
 class _Cosines:
-    """Per chunk row: its section's cosine and its best sentence's; per article: whole."""
+    """The candidate articles' chunk rows, article after article, with each row's section
+    cosine and its best sentence's (at least the section's); per article: whole."""
 
+    rows: np.ndarray
     section: np.ndarray
     sentence: np.ndarray
+    starts: np.ndarray  # where each candidate article's rows begin
+    span: dict[int, slice]
     whole: dict[int, float]
 
 
 def _cosines(index: SearchIndex, articles: list[int], vector: np.ndarray) -> _Cosines:
+    # Per candidate article only: at 50,000 sections, arrays over all chunks cost more
+    # than the cosines themselves.
     units = np.concatenate([index.article_units(a) for a in articles])
     cosine = index.vectors[units] @ vector
     kinds = index.units.kinds[units]
-    rows = index.units.chunk_rows[units]
-    section = np.zeros(len(index.chunks), np.float32)
-    sentence = np.zeros(len(index.chunks), np.float32)
+    per_article = [index.article_rows(a) for a in articles]
+    sizes = np.fromiter((len(r) for r in per_article), np.int64, len(articles))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rows = np.concatenate(per_article)
+    # A unit's position among those rows: rows are unique, so sort once and search.
+    order = np.argsort(rows, kind="stable")
+    position = order[np.searchsorted(rows[order], index.units.chunk_rows[units])]
+    section = np.zeros(len(rows), np.float32)
+    sentence = np.zeros(len(rows), np.float32)
     is_section = kinds == SECTION
-    section[rows[is_section]] = cosine[is_section]
+    section[position[is_section]] = cosine[is_section]
     is_sentence = kinds == SENTENCE
-    np.maximum.at(sentence, rows[is_sentence], cosine[is_sentence])
+    np.maximum.at(sentence, position[is_sentence], cosine[is_sentence])
     np.maximum(sentence, section, out=sentence)  # a section without sentences
     is_whole = kinds == ARTICLE
     whole = dict(
         zip(index.units.articles[units][is_whole].tolist(), cosine[is_whole].tolist(), strict=True)
     )
-    return _Cosines(section, sentence, whole)
+    span = {
+        a: slice(b, b + n)
+        for a, b, n in zip(articles, starts.tolist(), sizes.tolist(), strict=True)
+    }
+    return _Cosines(rows, section, sentence, starts, span, whole)
 
 
 def _score_articles(
@@ -161,18 +179,17 @@ def _score_articles(
     cos: _Cosines | None,
     weights: Weights,
 ) -> list[ArticleHit]:
+    if cos is None:
+        return [ArticleHit(a, float(lexical[index.article_rows(a)].max())) for a in articles]
+    # Per article maxima over its run of rows, all articles in one call each.
+    dense = np.maximum.reduceat(cos.section, cos.starts).tolist()
+    sentence = np.maximum.reduceat(cos.sentence, cos.starts).tolist()
+    best = np.maximum.reduceat(cos.section + lexical[cos.rows], cos.starts).tolist()
     hits = []
-    for article_id in articles:
-        rows = index.article_rows(article_id)
-        hit = ArticleHit(article_id, 0.0)
-        if cos is None:
-            hit.score = float(lexical[rows].max())
-        else:
-            hit.dense = float(cos.section[rows].max())
-            hit.sentence = float(cos.sentence[rows].max())
-            hit.whole = cos.whole.get(article_id, 0.0)
-            best_section = float((cos.section[rows] + lexical[rows]).max())
-            hit.score = best_section + weights.article * hit.whole + weights.sentence * hit.sentence
+    for article_id, d, s, b in zip(articles, dense, sentence, best, strict=True):
+        hit = ArticleHit(article_id, 0.0, dense=d, sentence=s)
+        hit.whole = cos.whole.get(article_id, 0.0)
+        hit.score = b + weights.article * hit.whole + weights.sentence * hit.sentence
         hits.append(hit)
     return hits
 
@@ -189,7 +206,8 @@ def _order_sections(
     if cos is None:
         scores = lexical[rows]
     else:
-        scores = cos.section[rows] + lexical[rows] + weights.sentence * cos.sentence[rows]
+        span = cos.span[hit.article_id]
+        scores = cos.section[span] + lexical[rows] + weights.sentence * cos.sentence[span]
     order = np.argsort(-scores, kind="stable")
     hit.rows = rows[order].tolist()
     hit.row_scores = scores[order].tolist()
