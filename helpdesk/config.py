@@ -25,6 +25,9 @@ class Settings:
     embedding_model: str
     ann_threshold: int
     torch_threads: int
+    # Matrix products of query encoding: "auto" (bfloat16 where the CPU has AMX for it),
+    # "float32" or "bfloat16" (retrieval/lean_encoder.py).
+    query_precision: str
     max_query_chars: int
     # Customers, invoices, handoffs, feedback, verification attempts (SQLAlchemy URL).
     database_url: str
@@ -89,6 +92,7 @@ _ENV_NAMES = {
     "embedding_model": "EMBEDDING_MODEL",
     "ann_threshold": "ANN_THRESHOLD",
     "torch_threads": "TORCH_THREADS",
+    "query_precision": "QUERY_PRECISION",
     "max_query_chars": "MAX_QUERY_CHARS",
     "database_url": "DATABASE_URL",
     "secret_key": "SECRET_KEY",
@@ -139,6 +143,7 @@ def load_settings() -> Settings:
         # Above this many chunks the vector index switches from exact to HNSW search.
         ann_threshold=int(_env("ANN_THRESHOLD", "20000")),
         torch_threads=int(_env("TORCH_THREADS", "1")),
+        query_precision=_env("QUERY_PRECISION", "auto").strip().lower(),
         max_query_chars=int(_env("MAX_QUERY_CHARS", "2000")),
         database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'helpdesk.db'}"),
         secret_key=_env("SECRET_KEY", ""),

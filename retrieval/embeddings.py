@@ -195,5 +195,17 @@ def resolve_model(settings: Settings) -> str:
     return str(target)
 
 
+QUERY_PRECISIONS = {"auto": None, "float32": False, "bfloat16": True}
+
+
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(resolve_model(settings), threads=settings.torch_threads)
+    if settings.query_precision not in QUERY_PRECISIONS:
+        raise ModelUnavailable(
+            f"HELPDESK_QUERY_PRECISION={settings.query_precision!r} ist ungültig; "
+            f"erlaubt: {', '.join(QUERY_PRECISIONS)}."
+        )
+    return SentenceTransformerEmbedder(
+        resolve_model(settings),
+        threads=settings.torch_threads,
+        lean_bf16=QUERY_PRECISIONS[settings.query_precision],
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import numpy as np
 import pytest
 
 from bench.common import load_questions
-from retrieval import lean_encoder
+from retrieval import embeddings, lean_encoder
 from retrieval.embeddings import QUERY_MAX_TOKENS, SentenceTransformerEmbedder, _processing
 from retrieval.lean_encoder import LeanQueryEncoder
 
@@ -171,3 +172,23 @@ def test_models_it_cannot_reproduce_are_left_alone(change, reason) -> None:
     assert lean_encoder._unsupported(model) is None
     change(model)
     assert reason in (lean_encoder._unsupported(model) or "")
+
+
+@pytest.mark.parametrize(
+    ("precision", "lean_bf16"), [("auto", None), ("float32", False), ("bfloat16", True)]
+)
+def test_query_precision_setting_reaches_the_embedder(
+    real_settings, monkeypatch, precision, lean_bf16
+) -> None:
+    seen = {}
+    monkeypatch.setattr(
+        embeddings, "SentenceTransformerEmbedder", lambda name, **kwargs: seen.update(kwargs)
+    )
+    embeddings.load_embedder(dataclasses.replace(real_settings, query_precision=precision))
+    assert seen["lean_bf16"] is lean_bf16
+
+
+def test_an_unknown_query_precision_is_a_clear_error(real_settings) -> None:
+    settings = dataclasses.replace(real_settings, query_precision="fp8")
+    with pytest.raises(embeddings.ModelUnavailable, match="HELPDESK_QUERY_PRECISION"):
+        embeddings.load_embedder(settings)
