@@ -24,7 +24,29 @@ from retrieval.confidence import DEFAULT_THRESHOLDS, contrast
 from retrieval.ranking import DEFAULT_WEIGHTS, Weights
 from retrieval.service import get_retriever
 
-ANSWER_RATE_FLOOR = 0.95  # of covered dev questions; refusal is maximised above it
+# The issue's targets on the test split: answer this share of covered questions, refuse
+# this share of off-topic ones.
+ANSWER_TARGET = 0.95
+REFUSAL_TARGET = 0.90
+
+
+def floor_objective(answered: float, refused: float) -> tuple | None:
+    """Most refusals with the answer rate at its target (shipped). In cross-validation within
+    dev (--cv) it met both targets on held-out questions in 97% of repeats, the balanced one
+    in 77%: the spread-normalised statistic leaves covered questions a wide margin anyway,
+    and moving the threshold down lets the off-topic ones through."""
+    return (refused, answered) if answered >= ANSWER_TARGET else None
+
+
+def balanced_objective(answered: float, refused: float) -> tuple:
+    """Most room to both targets: the smaller of the two slacks, maximised."""
+    return (min(answered - ANSWER_TARGET, refused - REFUSAL_TARGET), answered + refused)
+
+
+OBJECTIVES: dict[str, Callable] = {
+    "most refusals at the answer target (shipped)": floor_objective,
+    "most room to both targets": balanced_objective,
+}
 
 
 def split(prepared: Prepared, name: str) -> Prepared:
@@ -80,11 +102,12 @@ def tune_threshold(hits, questions, mode: str) -> float:
     return threshold_for(values, np.array([bool(q.expected) for q in questions]))
 
 
-def threshold_for(values: np.ndarray, expected: np.ndarray) -> float:
-    """Most refusals on dev with at least ANSWER_RATE_FLOOR answered; the threshold is the
-    middle of the gap between the two questions that bound that outcome (the widest margin
-    on both sides), not a question's own value: a threshold on a value decides that question
-    by rounding."""
+def threshold_for(
+    values: np.ndarray, expected: np.ndarray, objective: Callable = floor_objective
+) -> float:
+    """The best outcome on dev by ``objective``; the threshold is the middle of the gap
+    between the two questions that bound that outcome (the widest margin on both sides), not
+    a question's own value: a threshold on a value decides that question by rounding."""
     finite = np.unique(values[np.isfinite(values)])
     # One candidate per gap between neighbouring values, plus one beyond each end.
     candidates = np.concatenate(
@@ -94,8 +117,11 @@ def threshold_for(values: np.ndarray, expected: np.ndarray) -> float:
     for threshold in candidates:
         answered = float((values[expected] >= threshold).mean())
         refused = float((values[~expected] < threshold).mean())
-        if answered >= ANSWER_RATE_FLOOR:
-            results.append(((refused, answered), float(threshold)))
+        key = objective(answered, refused)
+        if key is not None:
+            results.append((key, float(threshold)))
+    if not results:  # the floor objective on a split that cannot meet it: answer all
+        return float(candidates[0])
     best = max(key for key, _ in results)
     # Equal outcomes in several gaps only when questions without a figure lie between them.
     threshold = float(np.median([t for key, t in results if key == best]))
@@ -116,10 +142,17 @@ STATISTICS: dict[str, Callable] = {
 }
 
 
-def cross_validate(hits, questions, statistic: Callable, folds: int = 5, repeats: int = 200):
+def cross_validate(
+    hits,
+    questions,
+    statistic: Callable,
+    objective: Callable = floor_objective,
+    folds: int = 5,
+    repeats: int = 200,
+):
     """Threshold tuned on (folds-1)/folds of dev, applied to the rest; stratified by
-    covered/off-topic. Returns (mean answered, share of repeats answering < floor, mean
-    refused) over the held-out questions."""
+    covered/off-topic. Returns (mean answered, mean refused, share of repeats meeting both
+    targets) over the held-out questions."""
     floor = DEFAULT_THRESHOLDS.dense_min
     values = np.array([statistic(h[0]) if h and h[0].dense >= floor else -math.inf for h in hits])
     expected = np.array([bool(q.expected) for q in questions])
@@ -134,12 +167,13 @@ def cross_validate(hits, questions, statistic: Callable, folds: int = 5, repeats
         for k in range(folds):
             held = np.concatenate([parts[0][k], parts[1][k]])
             train = np.setdiff1d(np.arange(len(values)), held)
-            t = threshold_for(values[train], expected[train])
+            t = threshold_for(values[train], expected[train], objective)
             answered += int((values[held][expected[held]] >= t).sum())
             refused += int((values[held][~expected[held]] < t).sum())
         outcomes.append((answered / expected.sum(), refused / (~expected).sum()))
     rates = np.array(outcomes)
-    return rates[:, 0].mean(), (rates[:, 0] < ANSWER_RATE_FLOOR).mean(), rates[:, 1].mean()
+    met = (rates[:, 0] >= ANSWER_TARGET) & (rates[:, 1] >= REFUSAL_TARGET)
+    return rates[:, 0].mean(), rates[:, 1].mean(), met.mean()
 
 
 def main() -> None:
@@ -156,13 +190,14 @@ def main() -> None:
     weights = DEFAULT_WEIGHTS
     if args.cv:
         hits = run_mode(index, dev, "hybrid", weights)
-        print("answer/refuse statistic, 5-fold cross-validation within dev (200 repeats):")
+        print("answer/refuse decision, 5-fold cross-validation within dev (200 repeats):")
         for name, statistic in STATISTICS.items():
-            answered, below, refused = cross_validate(hits, dev.questions, statistic)
-            print(
-                f"  {name:50} answered {answered:.3f} (< {ANSWER_RATE_FLOOR} in "
-                f"{below:.0%} of repeats) refused {refused:.3f}"
-            )
+            for goal, objective in OBJECTIVES.items():
+                answered, refused, met = cross_validate(hits, dev.questions, statistic, objective)
+                print(
+                    f"  {name:44} {goal:46} answered {answered:.3f} refused {refused:.3f} "
+                    f"both targets met in {met:.0%} of repeats"
+                )
     tuned = {}
     for mode in ("lexical", "dense", "hybrid"):
         hits = run_mode(index, dev, mode, weights)
