@@ -448,7 +448,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tracker-store-url", help="default: SQLite in the private folder")
     parser.add_argument("--lock-store-url", help="Rasa's lock store, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument(
-        "--rasa-workers", type=int, help="Rasa server processes (needs --lock-store-url)"
+        "--rasa-workers", type=int, help="Rasa server processes (default: HELPDESK_RASA_WORKERS)"
     )
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")

@@ -38,7 +38,8 @@ class Settings:
     lock_store_url: str
     rasa_port: int
     action_port: int
-    # Rasa server processes; more than one needs the Redis lock store (Rasa refuses else).
+    # Rasa server processes. More than one share conversations through a lock store: Redis
+    # when lock_store_url names one, else file locks on this machine (bot/lock_store.py).
     rasa_workers: int
     # Where customers open a guide: the web app's address and the path of an article.
     public_url: str
@@ -151,7 +152,7 @@ def load_settings() -> Settings:
         lock_store_url=_env("LOCK_STORE_URL", ""),
         rasa_port=int(_env("RASA_PORT", "5005")),
         action_port=int(_env("ACTION_PORT", "5055")),
-        rasa_workers=int(_env("RASA_WORKERS", "1")),
+        rasa_workers=int(_env("RASA_WORKERS", "2")),
         public_url=public_url,
         article_path=_env("ARTICLE_PATH", "/hilfe/{id}"),
         web_port=int(_env("WEB_PORT", "8000")),

@@ -16,6 +16,8 @@ from helpdesk.config import Settings
 
 # Rasa's SQL tracker store with codes masked (bot/tracker_store.py).
 TRACKER_STORE_CLASS = "tracker_store.MaskingSQLTrackerStore"
+# Several Rasa processes on this machine without Redis: file locks (bot/lock_store.py).
+FILE_LOCK_STORE_CLASS = "lock_store.FileLockStore"
 
 
 class StoreUrlError(ValueError):
@@ -49,7 +51,8 @@ def tracker_store(url: str) -> dict[str, Any]:
 
 
 def lock_store(url: str) -> dict[str, Any] | None:
-    """Empty: Rasa's in-memory lock store. redis://[:password@]host[:port][/db]: Redis."""
+    """Empty: Rasa's in-memory lock store (file locks with several Rasa processes, see
+    :func:`endpoints`). redis://[:password@]host[:port][/db]: Redis."""
     if not url:
         return None
     parts = urlsplit(url)
@@ -71,6 +74,8 @@ def endpoints(settings: Settings) -> dict[str, Any]:
         "tracker_store": tracker_store(settings.tracker_store_url),
     }
     locks = lock_store(settings.lock_store_url)
+    if locks is None and settings.rasa_workers > 1:
+        locks = {"type": FILE_LOCK_STORE_CLASS, "url": str(settings.data_dir / "rasa" / "locks")}
     if locks:
         config["lock_store"] = locks
     return config

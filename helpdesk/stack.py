@@ -124,7 +124,8 @@ class Stack:
                 # The e5 featurizer's OpenMP and TensorFlow: one thread each per request;
                 # concurrency comes from serving many conversations, not from one message.
                 "OMP_NUM_THREADS": "1",
-                "SANIC_WORKERS": str(settings.rasa_workers if settings.lock_store_url else 1),
+                # More than one share conversations through the lock store (rasa_config.py).
+                "SANIC_WORKERS": str(max(1, settings.rasa_workers)),
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             },

@@ -9,6 +9,7 @@ import yaml
 from helpdesk.rasa_config import (
     TRACKER_STORE_CLASS,
     StoreUrlError,
+    endpoints,
     lock_store,
     tracker_store,
     write_endpoints,
@@ -66,3 +67,16 @@ def test_endpoints_file_is_private_and_points_at_the_local_action_server(setting
     assert config["action_endpoint"] == {"url": "http://127.0.0.1:5999/webhook"}
     assert config["lock_store"]["type"] == "redis"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_several_rasa_processes_without_redis_share_file_locks(settings, tmp_path):
+    base = dataclasses.replace(settings, data_dir=tmp_path, lock_store_url="")
+    one = endpoints(dataclasses.replace(base, rasa_workers=1))
+    assert "lock_store" not in one  # one process: Rasa's in-memory locks
+    two = endpoints(dataclasses.replace(base, rasa_workers=2))
+    assert two["lock_store"] == {
+        "type": "lock_store.FileLockStore",
+        "url": str(tmp_path / "rasa" / "locks"),
+    }
+    redis = endpoints(dataclasses.replace(base, rasa_workers=2, lock_store_url="redis://h"))
+    assert redis["lock_store"]["type"] == "redis"
