@@ -13,11 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import action_validation
+import nlu_thread
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
 
 action_validation.install()
+nlu_thread.install()
 
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 

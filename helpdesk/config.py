@@ -152,7 +152,7 @@ def load_settings() -> Settings:
         lock_store_url=_env("LOCK_STORE_URL", ""),
         rasa_port=int(_env("RASA_PORT", "5005")),
         action_port=int(_env("ACTION_PORT", "5055")),
-        rasa_workers=int(_env("RASA_WORKERS", "2")),
+        rasa_workers=int(_env("RASA_WORKERS", "1")),
         public_url=public_url,
         article_path=_env("ARTICLE_PATH", "/hilfe/{id}"),
         web_port=int(_env("WEB_PORT", "8000")),
