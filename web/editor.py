@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from kb import revisions
 from kb.article import LANGUAGES
@@ -18,7 +19,7 @@ from kb.article_input import LANGUAGE_NAMES, ArticleInput, categories
 from kb.revisions import Conflict, EditorError, Invalid, NotFound, WorkingCopy
 from kb.store import ArticleStore
 from web import search_hook, services
-from web.auth import login_required
+from web.auth import error_response, login_required
 from web.db import get_db
 from web.extensions import limiter
 from web.markdown_render import render_markdown
@@ -85,6 +86,36 @@ def _after_save(saved: revisions.Saved, done: str) -> Any:
     if warning:
         flash(warning, "warning")
     return redirect(url_for("editor.edit", article_id=saved.article.id))
+
+
+EXPIRED = (
+    "Das Formular war abgelaufen, deshalb wurde nichts gespeichert. Ihr Text ist unten "
+    "erhalten: Bitte speichern Sie erneut."
+)
+
+
+@bp.errorhandler(CSRFError)
+def _form_expired(_error: CSRFError):
+    """A missing or stale form token on a save: nothing is saved, and nothing typed is lost.
+    Still logged in, the editor gets the form back with a fresh token and the same base
+    revision (so saving again still detects a conflict); logged out, a page to copy it from.
+    """
+    if request.endpoint not in ("editor.new", "editor.save"):
+        return error_response(400)
+    data = _input()
+    if not (current_user.is_authenticated and current_user.can("editor")):
+        return render_template("editor/expired.html", data=data), 400
+    flash(EXPIRED, "error")
+    if request.endpoint == "editor.new":
+        return _form(data, status=400)
+    with _lock():
+        try:
+            copy = revisions.working_copy(get_db(), _store(), request.view_args["article_id"])
+        except NotFound:
+            return error_response(400)
+        get_db().commit()
+    data.lang = copy.file.lang
+    return _form(data, copy=copy, base=_base(), status=400)
 
 
 # -- list ----------------------------------------------------------------------------------

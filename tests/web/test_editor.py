@@ -413,3 +413,54 @@ def test_edit_page_has_the_stable_selectors(login):
     ):  # fmt: skip
         assert selector in html
     assert "style=" not in html and "onclick" not in html  # the CSP allows neither
+
+
+# -- an expired form -----------------------------------------------------------------------
+
+
+def test_an_expired_form_keeps_the_text_and_saving_again_works(login, web_settings):
+    client = login("editor")
+    form = _form(client)
+    form.update(csrf_token="abgelaufen", body="Mein neuer Text, lange getippt.", action="publish")
+    response = client.post(f"/editor/articles/{ARTICLE}", data=form)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Formular war abgelaufen" in html and "Mein neuer Text, lange getippt." in html
+    assert "lange getippt" not in _path(web_settings).read_text()  # nothing saved
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    base = re.search(r'name="base_revision" value="([^"]*)"', html)
+    assert fresh and base and base.group(1) == form["base_revision"]
+    form.update(csrf_token=fresh.group(1))
+    assert client.post(f"/editor/articles/{ARTICLE}", data=form).status_code == 302
+    assert "lange getippt" in _path(web_settings).read_text()
+
+
+def test_an_expired_new_article_form_keeps_everything(login):
+    client = login("editor")
+    response = client.post(
+        "/editor/new",
+        data={"title": "Neu und ungespeichert", "body": "Erster Absatz.", "action": "draft"},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Neu und ungespeichert" in html and "Erster Absatz." in html
+
+
+def test_logged_out_while_editing_the_text_can_be_copied_and_stays_inert(client):
+    token = csrf_token(client)
+    response = client.post(
+        f"/editor/articles/{ARTICLE}",
+        data={"csrf_token": token + "x", "title": "T", "body": "<script>alert(1)</script> Text"},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Sitzung abgelaufen" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Text" in html and "<script>alert" not in html
+
+
+def test_other_editor_posts_without_a_token_still_fail_plainly(login):
+    client = login("editor")
+    response = client.post(f"/editor/articles/{ARTICLE}/unpublish")
+    assert response.status_code == 400
+    assert "Sitzung abgelaufen" not in response.get_data(as_text=True)
+    assert client.post("/editor/articles/999", data={"body": "x"}).status_code == 400
