@@ -11,7 +11,10 @@ right code) and 10 % requests for a human:
 | handoff  | 0.28   | one KB question, then "Ich möchte mit einem Mitarbeiter sprechen" |
 
 KB questions are the German dev-split questions of ``bench/data/kb_questions.yml`` (off-topic
-ones included, about a quarter, so some are refused as in real traffic). Codes are the demo
+ones included, about a quarter, so some are refused as in real traffic), each with one of a
+few everyday lead-ins and sign-offs ("Kurze Frage: …", "… Danke!"): a set of 75 questions
+repeats, and the action server's query-vector cache would then answer most of them without
+the model, which real traffic does not allow. Codes are the demo
 customers' real ones (``helpdesk/demo.py``), so verification succeeds.
 """
 
@@ -59,6 +62,9 @@ class Step:
 
 
 _kb_questions: list[str] = []
+# Customers' ways of wrapping a question; with these most KB messages of a run are new texts.
+LEAD_INS = ("", "Kurze Frage: ", "Sagen Sie, ", "Ich hätte eine Frage. ", "Bitte um Hilfe: ")
+SIGN_OFFS = ("", " Danke!", " Vielen Dank.", " Danke im Voraus.", " Gruß", " lg")
 
 
 def kb_questions() -> list[str]:
@@ -89,7 +95,8 @@ class Scripts:
         return name, getattr(self, f"_{name}")()
 
     def kb_step(self) -> Step:
-        return Step("kb", self.rng.choice(kb_questions()))
+        question = self.rng.choice(kb_questions())
+        return Step("kb", self.rng.choice(LEAD_INS) + question + self.rng.choice(SIGN_OFFS))
 
     def wants_feedback(self) -> bool:
         return self.rng.random() < FEEDBACK_SHARE

@@ -66,3 +66,9 @@ def test_rss_of_a_process_tree_includes_children():
     finally:
         child.kill()
         child.wait()
+
+
+def test_kb_messages_are_mostly_new_texts_so_caches_do_not_flatter():
+    scripts = Scripts(random.Random(5))
+    texts = [scripts.kb_step().text for _ in range(900)]  # about one run's KB messages
+    assert len(set(texts)) / len(texts) > 0.75
