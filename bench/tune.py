@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.common import load_questions
 from bench.quality import Prepared, evaluate, prepare, run_mode
-from retrieval.confidence import DEFAULT_THRESHOLDS, contrast
+from retrieval.confidence import DEFAULT_THRESHOLDS, MIN_SPREAD, contrast
 from retrieval.ranking import DEFAULT_WEIGHTS, Weights
 from retrieval.service import get_retriever
 
@@ -138,7 +138,12 @@ def _raw_gap(hit) -> float:
 # Candidate statistics for the hybrid's decision, compared by --cv (each with the floor).
 STATISTICS: dict[str, Callable] = {
     "gap to the closest background question (cosine)": _raw_gap,
-    "gap / spread of the background cosines (shipped)": contrast,
+    "mean gap / spread of the background cosines (shipped)": contrast,
+    # Better in this cross-validation (both targets in 100 % of repeats), but on questions
+    # tuning never saw (21 fresh near-domain ones, the test split) it refused two fewer.
+    "best sentence's gap / spread": lambda hit: (
+        (hit.sentence - hit.background) / max(hit.background_spread, MIN_SPREAD)
+    ),
 }
 
 
@@ -195,7 +200,7 @@ def main() -> None:
             for goal, objective in OBJECTIVES.items():
                 answered, refused, met = cross_validate(hits, dev.questions, statistic, objective)
                 print(
-                    f"  {name:44} {goal:46} answered {answered:.3f} refused {refused:.3f} "
+                    f"  {name:54} {goal:46} answered {answered:.3f} refused {refused:.3f} "
                     f"both targets met in {met:.0%} of repeats"
                 )
     tuned = {}
