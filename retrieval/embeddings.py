@@ -44,11 +44,10 @@ class SentenceTransformerEmbedder:
         *,
         threads: int = 1,
         batch_size: int = 32,
-        lean: bool = True,
         lean_bf16: bool | None = None,
     ) -> None:
-        """``lean``: single queries through retrieval/lean_encoder.py; ``lean_bf16``: its
-        matrix products in bfloat16 (None: where the CPU has AMX for them)."""
+        """``lean_bf16``: the matrix products of single queries (retrieval/lean_encoder.py)
+        in bfloat16; None: where the CPU has AMX for them."""
         # Progress bars and load reports belong to a notebook, not to a CLI's JSON output.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -75,15 +74,11 @@ class SentenceTransformerEmbedder:
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # Single queries (every search) go through the model's weights directly when the
         # model is one the lean encoder reproduces (it checks itself once, here).
-        self.lean = (
-            LeanQueryEncoder.for_model(
-                self.model,
-                prompts.get(self._query_prompt, ""),
-                QUERY_MAX_TOKENS,
-                bf16=native_bf16() if lean_bf16 is None else lean_bf16,
-            )
-            if lean
-            else None
+        self.lean = LeanQueryEncoder.for_model(
+            self.model,
+            prompts.get(self._query_prompt, ""),
+            QUERY_MAX_TOKENS,
+            bf16=native_bf16() if lean_bf16 is None else lean_bf16,
         )
 
     def _encode(

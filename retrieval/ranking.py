@@ -107,7 +107,9 @@ def rank(
         else:
             lexical = weights.words * word_scores + weights.grams * gram_scores
     articles = _candidates(index, lexical, vector if mode != "lexical" else None)
-    articles = [a for a in articles if len(index.article_rows(a))]  # never empty, but cheap
+    # An article without rows would give reduceat an empty run (it then reads the next
+    # article's value); candidates come from rows, so this only guards a stale index.
+    articles = [a for a in articles if len(index.article_rows(a))]
     if not articles:
         return []
     cos = _cosines(index, articles, vector) if vector is not None and mode != "lexical" else None
