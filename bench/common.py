@@ -13,7 +13,11 @@ import yaml
 
 from helpdesk.config import REPO_ROOT
 
-QUESTIONS = Path(__file__).parent / "data" / "kb_questions.yml"
+# The first set, then the fresh one written blind later (see its header): both splits grow.
+QUESTION_FILES = tuple(
+    Path(__file__).parent / "data" / name
+    for name in ("kb_questions.yml", "kb_questions_fresh.yml", "kb_questions_probe.yml")
+)
 XQUAD = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-de" / "xquad.de.json"
 )
@@ -27,15 +31,17 @@ class Question:
     lang: str
 
 
-def load_questions(path: Path = QUESTIONS) -> list[Question]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    questions = [
-        Question(q["q"], frozenset(q["expected"]), q["split"], q.get("lang", "de"))
-        for q in data["questions"]
-    ]
-    questions += [
-        Question(q["q"], frozenset(), q["split"], q.get("lang", "de")) for q in data["offtopic"]
-    ]
+def load_questions(paths: Sequence[Path] = QUESTION_FILES) -> list[Question]:
+    questions = []
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        questions += [
+            Question(q["q"], frozenset(q["expected"]), q["split"], q.get("lang", "de"))
+            for q in data["questions"]
+        ]
+        questions += [
+            Question(q["q"], frozenset(), q["split"], q.get("lang", "de")) for q in data["offtopic"]
+        ]
     return questions
 
 

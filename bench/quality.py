@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.quality [--no-xquad]
 
-KB set: ``bench/data/kb_questions.yml`` (dev and test split, off-topic questions included).
+KB set: ``bench/data/kb_questions*.yml`` (dev and test split, off-topic questions included;
+``--questions FILE …`` reads only those files, e.g. the first set alone).
 XQuAD-de: 240 Wikipedia paragraphs, 1,190 questions, read from ``../shared/data/xquad-de``.
 """
 
@@ -12,10 +13,20 @@ import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from bench.common import XQUAD, Question, Scores, load_questions, load_xquad, score, table
+from bench.common import (
+    QUESTION_FILES,
+    XQUAD,
+    Question,
+    Scores,
+    load_questions,
+    load_xquad,
+    score,
+    table,
+)
 from retrieval.chunking import Chunk
 from retrieval.confidence import DEFAULT_THRESHOLDS, Thresholds, answerable
 from retrieval.corpus import ArticleInfo
@@ -78,10 +89,10 @@ def evaluate(
     return score(ranked, decided, questions)
 
 
-def kb_report() -> str:
+def kb_report(question_files: Sequence[Path] = QUESTION_FILES) -> str:
     retriever = get_retriever()
     index = retriever.index
-    questions = load_questions()
+    questions = load_questions(question_files)
     prepared = prepare(questions, retriever.embedder, retriever.synonyms)
     rows = []
     for split in ("dev", "test"):
@@ -150,8 +161,9 @@ def xquad_report() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-xquad", action="store_true")
+    parser.add_argument("--questions", nargs="+", type=Path, default=list(QUESTION_FILES))
     args = parser.parse_args()
-    print(kb_report(), flush=True)
+    print(kb_report(args.questions), flush=True)
     if not args.no_xquad:
         print()
         print(xquad_report())
