@@ -55,13 +55,18 @@ class Prepared:
 
 
 def prepare(
-    questions: Sequence[str | Question], embedder: Embedder, synonyms: SynonymIndex
+    questions: Sequence[str | Question],
+    embedder: Embedder,
+    synonyms: SynonymIndex,
+    expand: bool = True,
 ) -> Prepared:
     texts = [q.text if isinstance(q, Question) else q for q in questions]
+    encoded = [synonyms.expanded(t) if expand else t for t in texts]
     # One question at a time, as a search encodes it (the lean path, bfloat16 where the CPU
-    # has it): the figures are those of the vectors the product uses, not of a batch.
+    # has it, the synonyms' words added): the figures are those of the vectors the product
+    # uses, not of a batch.
     vectors = (
-        np.concatenate([embedder.encode_queries([t]) for t in texts])
+        np.concatenate([embedder.encode_queries([t]) for t in encoded])
         if texts
         else embedder.encode_queries([])
     )

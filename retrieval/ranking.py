@@ -27,8 +27,8 @@ MAX_CANDIDATE_ARTICLES = 60
 
 @dataclass(frozen=True)
 class Weights:
-    # Equal say for the three granularities: on the dev split no other mix was better by more
-    # than one question (bench/tune.py prints the comparison).
+    # Equal say for the three granularities: on the dev split no other mix was as good
+    # (bench/tune.py prints the comparison).
     words: float = 0.01
     grams: float = 0.01
     article: float = 1.0

@@ -259,7 +259,11 @@ class Retriever:
     def _ranked(self, query: str, k: int, mode: Mode):
         index = self.index
         analyzed = AnalyzedQuery.of(query, self.synonyms)
-        vector = self.embedder.encode_queries([query])[0] if mode != "lexical" else None
+        vector = (
+            self.embedder.encode_queries([self.synonyms.expanded(query)])[0]
+            if mode != "lexical"
+            else None
+        )
         return index, rank(index, analyzed, vector, k, mode=mode)
 
     def search(self, raw_query: str, k: int = 5, mode: Mode = "hybrid") -> SearchResponse:

@@ -1,7 +1,9 @@
 """The editors' synonym list (``kb/synonyms.yml``) as search tokens.
 
 Every occurrence of a listed word or phrase, in a query or a document, also yields a token
-naming its group, so "Kennwort" in a question meets "Passwort" in a guide.
+naming its group, so "Kennwort" in a question meets "Passwort" in a guide. The dense side uses
+the list too: a question is encoded together with the other words of each group it names, so
+"Meine Karte ist abgelaufen" or an English "billing address" also reads the KB's own word.
 """
 
 from __future__ import annotations
@@ -46,14 +48,32 @@ class SynonymIndex:
 
     def tokens(self, folded: str) -> list[str]:
         """One ``syn<group>`` token per phrase occurrence in already folded text."""
+        return [f"syn{group}" for group in self._groups_named(folded)]
+
+    def expanded(self, query: str) -> str:
+        """The query followed by the words of the groups it names that it lacks. On the dev
+        split (``bench/tune.py --expansion``) this raised R@1 from 0.947 to 0.973 and, at the
+        same answer rate, refused more off-topic questions: the group's words pull a
+        paraphrase towards the guide that uses them, and away from guides that merely share
+        the question's everyday words."""
+        folded = fold(query)
+        present = f" {_phrase_key(folded)} "
+        extra: dict[str, str] = {}
+        for group in dict.fromkeys(self._groups_named(folded)):
+            for word in self.groups[group]:
+                key = _phrase_key(word)
+                if key and f" {key} " not in present:  # "aktiviere" needs no "aktivieren"
+                    extra.setdefault(key, word)
+        return f"{query} ({', '.join(extra.values())})" if extra else query
+
+    def _groups_named(self, folded: str) -> list[int]:
         if self.pattern is None:
             return []
         stemmed = " ".join(stems(folded.replace("-", " ")))
-        found = []
-        for match in self.pattern.finditer(stemmed):
-            key = re.sub(r"\s+", " ", match.group(0))
-            found.append(f"syn{self.group_of[key]}")
-        return found
+        return [
+            self.group_of[re.sub(r"\s+", " ", match.group(0))]
+            for match in self.pattern.finditer(stemmed)
+        ]
 
 
 def _phrase_key(phrase: str) -> str:

@@ -46,7 +46,7 @@ def test_editing_one_article_reencodes_only_its_changed_chunks(settings: Setting
     report = retriever.reindex([7])
     # The new section, its one sentence, and the whole-article vector; nothing else.
     assert embedder.encoded - before == 3 == report.encoded
-    top = retriever.search("Newsletter per Brieftaube erhalten").results[0]
+    top = retriever.search("Zustellung per Brieftaube").results[0]
     assert top.article_id == 7 and "Brieftaube" in top.section
     # A restart loads the updated index as is: nothing stale, nothing re-encoded.
     again, embedder2 = _retriever(settings)
@@ -56,14 +56,12 @@ def test_editing_one_article_reencodes_only_its_changed_chunks(settings: Setting
 def test_unpublished_and_deleted_articles_leave_the_results(settings: Settings) -> None:
     retriever, _ = _retriever(settings)
     store = ArticleStore(settings.kb_dir)
-    assert retriever.search("Renewal Warranty aktivieren").results[0].article_id == 4
+    assert retriever.search("Renewal Warranty").results[0].article_id == 4
     article = store.get(4)
     article.status = "draft"
     store.save(article)
     retriever.reindex([4])
-    assert all(
-        r.article_id != 4 for r in retriever.search("Renewal Warranty aktivieren", 20).results
-    )
+    assert all(r.article_id != 4 for r in retriever.search("Renewal Warranty", 20).results)
     store.get(3).path.unlink()
     retriever.reindex([3])
     assert all(
@@ -151,7 +149,7 @@ def test_approximate_index_above_the_threshold(settings: Settings) -> None:
     retriever, _ = _retriever(small)
     retriever.load()
     assert retriever.index.dense.approximate
-    assert retriever.search("Renewal Warranty aktivieren").results[0].article_id == 4
+    assert retriever.search("Renewal Warranty").results[0].article_id == 4
     again, _ = _retriever(small)
     assert again.load().loaded_from_disk and again.index.dense.approximate
 
@@ -182,4 +180,4 @@ def test_hnsw_graph_is_updated_in_place_and_compacted_later(settings: Settings) 
     for _round in range(3):  # replace most vectors: the graph must be rebuilt compactly
         retriever.reindex(list(range(1, 21)))
     assert retriever.index.dense.tombstones < 0.2 * retriever.index.dense.size
-    assert retriever.search("Renewal Warranty aktivieren").results[0].article_id == 4
+    assert retriever.search("Renewal Warranty").results[0].article_id == 4

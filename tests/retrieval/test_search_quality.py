@@ -27,6 +27,10 @@ pytestmark = pytest.mark.slow
         ("How do I delete my user account?", 14),
         ("Comment supprimer un compte de l'application kAuth ?", 20),
         ("Wie wird der Partnerrabatt mit dem Staffelrabatt kombiniert?", 15),
+        # Found or answered only since questions are encoded with their synonyms' words.
+        ("comment changer l'adresse de facturation", 3),
+        ("where do I see who logged into my account", 12),
+        ("Wie ändere ich meine Kreditkarte?", 10),
     ],
 )
 def test_finds_the_guide(real_retriever, question: str, article_id: int) -> None:

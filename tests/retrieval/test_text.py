@@ -50,6 +50,20 @@ def test_synonyms_from_the_kb_list() -> None:
     assert synonyms.tokens(fold("Wetter")) == []
 
 
+def test_a_query_is_expanded_with_the_words_of_the_groups_it_names() -> None:
+    synonyms = SynonymIndex.from_groups(
+        (("Rechnungsadresse", "billing address"), ("aktivieren", "einschalten", "enable"))
+    )
+    assert synonyms.expanded("Wie aktiviere ich die billing address?") == (
+        "Wie aktiviere ich die billing address? (einschalten, enable, Rechnungsadresse)"
+    )
+    assert synonyms.expanded("Rechnungsadresse, billing address") == (
+        "Rechnungsadresse, billing address"
+    )
+    assert synonyms.expanded("Wetter") == "Wetter"
+    assert SynonymIndex.from_groups(()).expanded("Rechnungsadresse") == "Rechnungsadresse"
+
+
 def test_missing_synonym_file_is_no_error(tmp_path: Path) -> None:
     assert SynonymIndex.load(tmp_path / "none.yml").tokens("passwort") == []
 
