@@ -12,7 +12,7 @@ right code) and 10 % requests for a human:
 
 KB questions are the German dev-split questions of ``bench/data/kb_questions.yml`` (off-topic
 ones included, about a quarter, so some are refused as in real traffic), each with one of a
-few everyday lead-ins and sign-offs ("Kurze Frage: …", "… Danke!"): a set of 75 questions
+few everyday lead-ins and sign-offs ("Kurze Frage: …", "… Danke!"): a set of 104 questions
 repeats, and the action server's query-vector cache would then answer most of them without
 the model, which real traffic does not allow. Codes are the demo
 customers' real ones (``helpdesk/demo.py``), so verification succeeds.
