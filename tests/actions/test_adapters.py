@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.adapters.conversation import ActionHandleInform, ActionHandoff, ActionResolveOffer
-from actions.adapters.kb import ActionAnswerFromKb, ActionFeedback
+from actions.adapters.kb import UNSURE, ActionAnswerFromKb, ActionFeedback
 from actions.adapters.reminders import (
     ActionAskInvoiceNumber,
     ActionPaymentReminder,
@@ -39,13 +39,16 @@ class FakeKb:
 
     def __init__(self) -> None:
         self.queries: list[str] = []
+        self.confidence = 0.9
 
     def answer(self, raw_query: str) -> Answer:
         self.queries.append(raw_query)
         for word, (article_id, title) in self.ARTICLES.items():
             if word in raw_query.lower():
                 sections = [Section("Schritte", "1. Öffnen Sie den Manager.")]
-                return Answer(raw_query, True, 0.9, article_id, title, "kb/x.md", sections)
+                return Answer(
+                    raw_query, True, self.confidence, article_id, title, "kb/x.md", sections
+                )
         return Answer(raw_query, answerable=False, confidence=0.1)
 
 
@@ -117,6 +120,19 @@ def test_kb_answer_has_title_link_and_feedback_buttons(services, sessions):
     with sessions() as session:
         [question] = session.scalars(select(KbQuestion))
     assert question.article_id == 7
+
+
+def test_an_unsure_answer_offers_a_human_at_once(services, kb):
+    kb.confidence = 0.6
+    [message], _ = run(ActionAnswerFromKb(), tracker("Wie ändere ich die Rechnungsadresse?"))
+    assert "**Rechnungsadresse hinzufügen**" in message["text"]
+    assert message["text"].endswith(UNSURE)
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/feedback_helpful",
+        "/feedback_unhelpful",
+        "/human_handoff",
+    ]
+    assert message["custom"]["unsure"] is True
 
 
 def test_unanswered_question_is_said_honestly_then_a_human_is_offered(services, sessions):
