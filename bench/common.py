@@ -13,7 +13,8 @@ import yaml
 
 from helpdesk.config import REPO_ROOT
 
-# The first set, then the fresh one written blind later (see its header): both splits grow.
+# The first set; the fresh one written blind later, which grows both splits; the earlier
+# probe, dev only (each file's header says how it was made).
 QUESTION_FILES = tuple(
     Path(__file__).parent / "data" / name
     for name in ("kb_questions.yml", "kb_questions_fresh.yml", "kb_questions_probe.yml")

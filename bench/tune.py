@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.common import load_questions
 from bench.quality import Prepared, evaluate, prepare, run_mode
-from retrieval.confidence import DEFAULT_THRESHOLDS, MIN_SPREAD, contrast
+from retrieval.confidence import DEFAULT_THRESHOLDS, MIN_SPREAD, contrast, gap
 from retrieval.ranking import DEFAULT_WEIGHTS, Weights
 from retrieval.service import get_retriever
 
@@ -132,13 +132,9 @@ def threshold_for(
     return rounded if below < rounded <= above else threshold
 
 
-def _raw_gap(hit) -> float:
-    return (hit.dense + hit.sentence + hit.whole) / 3 - hit.background
-
-
 # Candidate statistics for the hybrid's decision, compared by --cv (each with the floor).
 STATISTICS: dict[str, Callable] = {
-    "gap to the closest background question (cosine)": _raw_gap,
+    "gap to the closest background question (cosine)": gap,
     "mean gap / spread of the background cosines (shipped)": contrast,
     # On the first dev split better in this cross-validation (both targets in 100 % of
     # repeats), but on 21 fresh near-domain questions and the test split it refused two fewer;
@@ -184,7 +180,8 @@ def cross_validate(
 
 
 def compare_expansion(retriever, questions) -> None:
-    """Questions encoded as typed against with their synonym groups' words (shipped)."""
+    """Questions encoded as typed against questions encoded with their synonym groups'
+    words (shipped)."""
     for label, expand in (("as typed", False), ("with synonyms' words (shipped)", True)):
         dev = split(prepare(questions, retriever.embedder, retriever.synonyms, expand), "dev")
         hits = run_mode(retriever.index, dev, "hybrid")

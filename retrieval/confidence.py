@@ -39,11 +39,16 @@ MIN_SPREAD = 1e-3
 CONTRAST_SCALE = 0.7  # contrast units per step of confidence(): about 0.02 of cosine
 
 
+def gap(hit: ArticleHit) -> float:
+    """The article's mean cosine (section, sentence, whole) minus the closest background
+    question's."""
+    return (hit.dense + hit.sentence + hit.whole) / 3 - hit.background
+
+
 def contrast(hit: ArticleHit) -> float:
     """How much better the article fits than the closest question not to answer, in
     standard deviations of the question's cosines to the background questions."""
-    gap = (hit.dense + hit.sentence + hit.whole) / 3 - hit.background
-    return gap / max(hit.background_spread, MIN_SPREAD)
+    return gap(hit) / max(hit.background_spread, MIN_SPREAD)
 
 
 def answerable(

@@ -3,13 +3,15 @@
 Every occurrence of a listed word or phrase, in a query or a document, also yields a token
 naming its group, so "Kennwort" in a question meets "Passwort" in a guide. The dense side uses
 the list too: a question is encoded together with the other words of each group it names, so
-"Meine Karte ist abgelaufen" or an English "billing address" also reads the KB's own word.
+"Meine Kreditkarte ist abgelaufen" or an English "billing address" also reads the KB's own
+word ("Zahlungsprofil", "Rechnungsadresse").
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -60,11 +62,15 @@ class SynonymIndex:
         present = f" {_phrase_key(folded)} "
         extra: dict[str, str] = {}
         for group in dict.fromkeys(self._groups_named(folded)):
-            for word in self.groups[group]:
-                key = _phrase_key(word)
+            for key, word in self._keyed_groups[group]:
                 if key and f" {key} " not in present:  # "aktiviere" needs no "aktivieren"
                     extra.setdefault(key, word)
         return f"{query} ({', '.join(extra.values())})" if extra else query
+
+    @cached_property
+    def _keyed_groups(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """Each group's words with their match keys: stemmed once, not on every query."""
+        return tuple(tuple((_phrase_key(word), word) for word in group) for group in self.groups)
 
     def _groups_named(self, folded: str) -> list[int]:
         if self.pattern is None:
