@@ -29,6 +29,7 @@ def build_app(*, warm_up: bool = True):
     services = get_services()
     if warm_up:
         services.kb.answer("Wie ändere ich meine Rechnungsadresse?")
+        services.kb.preload_for_edits()
     # The web app calls the action server from the server side only: no browser origins.
     app = create_app(executor, cors_origins=[])
     app.blueprint(kb_blueprint(services.kb, kb_token(services.settings)))

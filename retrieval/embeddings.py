@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Protocol
 import numpy as np
 
 from helpdesk.config import Settings
-from retrieval.lean_encoder import LeanQueryEncoder, native_bf16
+from retrieval import encoder_checks as checks
+from retrieval.lean_encoder import PROBES, LeanQueryEncoder, native_bf16
 
 # Questions are short (the KB question set: at most 35 tokens), but a pasted e-mail of
 # HELPDESK_MAX_QUERY_CHARS would cost the model ~0.3 s. Its first 128 tokens (about 90 German
@@ -36,7 +38,12 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """L2-normalised vectors; e5-style models get their ``query:``/``passage:`` prompts."""
+    """L2-normalised vectors; e5-style models get their ``query:``/``passage:`` prompts.
+
+    With ``check_file``, a model folder whose lean query encoder once passed its check against
+    sentence-transformers is read by the lean encoder alone (``check_file`` records the
+    reference vectors): sentence-transformers is then loaded only when passages or batches
+    need encoding, which a process serving a built index never does."""
 
     def __init__(
         self,
@@ -45,41 +52,66 @@ class SentenceTransformerEmbedder:
         threads: int = 1,
         batch_size: int = 32,
         lean_bf16: bool | None = None,
+        check_file: Path | None = None,
     ) -> None:
         """``lean_bf16``: the matrix products of single queries (retrieval/lean_encoder.py)
         in bfloat16; None: where the CPU has AMX for them."""
-        # Progress bars and load reports belong to a notebook, not to a CLI's JSON output.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         import torch  # deferred: importing torch costs seconds that tests without a model skip
 
         torch.set_num_threads(max(1, threads))
-        from sentence_transformers import SentenceTransformer
-
-        local = Path(name_or_path).is_dir()
-        if local:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never hit the hub
-        try:
-            self.model = SentenceTransformer(name_or_path, device="cpu")
-        except Exception as exc:  # sentence-transformers raises many types for a bad model
-            raise ModelUnavailable(
-                f"Embedding-Modell '{name_or_path}' lässt sich nicht laden: {exc}"
-            ) from exc
+        self.name_or_path = name_or_path
         self.batch_size = batch_size
-        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        local = Path(name_or_path).is_dir()
         self.model_id = _model_id(name_or_path, local)
-        prompts = getattr(self.model, "prompts", {}) or {}
-        self._query_prompt = "query" if "query" in prompts else None
-        self._passage_prompt = "passage" if "passage" in prompts else None
+        self._bf16 = native_bf16() if lean_bf16 is None else lean_bf16
+        self._model_lock = threading.Lock()
+        self._model = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        # Single queries (every search) go through the model's weights directly when the
-        # model is one the lean encoder reproduces (it checks itself once, here).
+        self.lean: LeanQueryEncoder | None = None
+        record = checks.read(check_file, name_or_path) if check_file and local else None
+        if record is not None:
+            self._prompts, self.dimension = record.prompts, record.dimension
+            self.lean = LeanQueryEncoder.from_folder(
+                Path(name_or_path),
+                self._prompts.get("query", ""),
+                QUERY_MAX_TOKENS,
+                record.references,
+                bf16=self._bf16,
+            )
+        if self.lean is None:
+            self._use_model(check_file if local else None)
+        self._query_prompt = "query" if "query" in self._prompts else None
+        self._passage_prompt = "passage" if "passage" in self._prompts else None
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = _load_model(self.name_or_path)
+                if self.lean is not None:  # share the model's tensors instead of a second copy
+                    self.lean = LeanQueryEncoder(self._model, QUERY_MAX_TOKENS, bf16=self._bf16)
+            return self._model
+
+    def preload(self) -> None:
+        """Load the model on a background thread, so that the first edited article is
+        re-encoded at once; a long-lived server calls this after its start-up."""
+        if self._model is None:
+            threading.Thread(target=lambda: self.model, name="model-preload", daemon=True).start()
+
+    def _use_model(self, check_file: Path | None) -> None:
+        """Load the model now; single queries go through its weights directly when it is one
+        the lean encoder reproduces, and then ``check_file`` records that for later starts."""
+        model = self.model
+        self._prompts = dict(getattr(model, "prompts", {}) or {})
+        self.dimension = int(model.get_embedding_dimension() or 0)
+        prompt = self._prompts.get("query", "")
+        references = self._encode([prompt + text for text in PROBES], None, QUERY_MAX_TOKENS)
         self.lean = LeanQueryEncoder.for_model(
-            self.model,
-            prompts.get(self._query_prompt, ""),
-            QUERY_MAX_TOKENS,
-            bf16=native_bf16() if lean_bf16 is None else lean_bf16,
+            model, prompt, QUERY_MAX_TOKENS, references, bf16=self._bf16
         )
+        if self.lean is not None and check_file is not None:
+            checks.write(check_file, self.name_or_path, self._prompts, self.dimension, references)
 
     def _encode(
         self, texts: Sequence[str], prompt_name: str | None, max_tokens: int | None = None
@@ -98,7 +130,7 @@ class SentenceTransformerEmbedder:
     def _encode_one(self, text: str, prompt_name: str | None) -> np.ndarray:
         """One query: the lean encoder (retrieval/lean_encoder.py) when the model allows."""
         if self.lean is not None:
-            prompt = self.model.prompts[prompt_name] if prompt_name else ""
+            prompt = self._prompts[prompt_name] if prompt_name else ""
             return self.lean.encode(prompt + text)
         return self._encode_one_reference(text, prompt_name)
 
@@ -156,6 +188,22 @@ class SentenceTransformerEmbedder:
             self._query_cache.popitem(last=False)
 
 
+def _load_model(name_or_path: str):
+    # Progress bars and load reports belong to a notebook, not to a CLI's JSON output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from sentence_transformers import SentenceTransformer
+
+    if Path(name_or_path).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never hit the hub
+    try:
+        return SentenceTransformer(name_or_path, device="cpu")
+    except Exception as exc:  # sentence-transformers raises many types for a bad model
+        raise ModelUnavailable(
+            f"Embedding-Modell '{name_or_path}' lässt sich nicht laden: {exc}"
+        ) from exc
+
+
 def _processing(max_tokens: int | None) -> dict:
     """Keyword arguments that cut the tokenised text at ``max_tokens``."""
     return {"processing_kwargs": {"text": {"max_length": max_tokens}}} if max_tokens else {}
@@ -203,4 +251,5 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
         resolve_model(settings),
         threads=settings.torch_threads,
         lean_bf16=QUERY_PRECISIONS[settings.query_precision],
+        check_file=settings.models_dir / checks.FILE_NAME,
     )

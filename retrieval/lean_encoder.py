@@ -20,15 +20,21 @@ sentence-transformers 30/35 ms, lean float32 25/29 ms, lean bfloat16 20/24 ms.
 
 It only takes models it can reproduce: a BERT or XLM-RoBERTa encoder (absolute positions,
 GELU) under sentence-transformers' Transformer → mean Pooling → (Normalize) stack, and it
-checks itself against the reference path once at load time; anything else keeps the
-reference path. tests/retrieval/test_lean_encoder.py holds both precisions to cosine
+checks itself against the reference path's vectors of a few probe texts at load time;
+anything else keeps the reference path. Once a model folder has passed that check, later
+processes read the encoder straight from the folder's files (:meth:`from_folder`) and check
+it against the recorded reference vectors: a search process with a built index then never
+imports transformers or sentence-transformers, which took 8 of 13 s of start-up.
+tests/retrieval/test_lean_encoder.py holds both precisions and both sources to cosine
 ≥ 0.9999 against sentence-transformers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +43,14 @@ log = logging.getLogger(__name__)
 # The lean path must reproduce the reference path; measured over the KB set: 0.9999999
 # (float32), 0.999993 (bfloat16).
 MIN_SELF_CHECK_COSINE = 0.9999
-SELF_CHECK_QUERY = "Wie ändere ich meine Rechnungsadresse?"
+# Texts the lean path must reproduce: plain German, another language, casing and symbols the
+# tokenizer's normaliser handles, and one beyond QUERY_MAX_TOKENS (truncation).
+PROBES = (
+    "Wie ändere ich meine Rechnungsadresse?",
+    "Comment désactiver la double authentification ?",
+    "ZWEI-FAKTOR-Authentifizierung weg!!! 2fa, Straße & Co. 😀",
+    " ".join(["Mahnung"] * 40 + ["Rechnung"] * 120),
+)
 _ENCODERS = {"BertModel": 0, "XLMRobertaModel": None}  # position offset (None: padding_idx+1)
 
 
@@ -53,57 +66,104 @@ class _Layer:
     output_norm: tuple
 
 
-def _linear(module) -> tuple:
-    return (module.weight, module.bias)
-
-
-def _norm(module) -> tuple:
-    return (module.weight, module.bias, float(module.eps))
-
-
 class LeanQueryEncoder:
     """``encode(text)`` == the model's normalised sentence embedding of ``text`` (prompt
     already prepended), for one text at a time."""
 
     def __init__(self, st_model, max_tokens: int, *, bf16: bool = False) -> None:
-        """Use :meth:`for_model`, which checks that the model fits. ``bf16``: the matrix
-        products in bfloat16 (see module doc), everything else in float32."""
-        import torch.nn.functional as F
-
+        """The encoder over a loaded sentence-transformers model's own tensors (shared, not
+        copied); use :meth:`for_model`, which checks that the model fits. ``bf16``: the
+        matrix products in bfloat16 (see module doc), everything else in float32."""
         transformer = st_model[0]
         bert = transformer.auto_model
-        config = bert.config
-        self.heads = int(config.num_attention_heads)
-        self.hidden = int(config.hidden_size)
         # The model's own fast (Rust) tokenizer, read-only: its truncation and padding are
         # state that sentence-transformers sets before each batch, so this path never changes
         # them (a private copy would cost 0.8 s of start-up) and truncates by itself.
-        self.tokenizer = transformer.tokenizer.backend_tokenizer
+        self._setup(
+            bert.state_dict(),
+            {**bert.config.to_dict(), "architectures": [type(bert).__name__]},
+            transformer.tokenizer.backend_tokenizer,
+            min(int(max_tokens), int(transformer.max_seq_length)),
+            bf16,
+        )
+
+    @classmethod
+    def from_folder(
+        cls, folder: Path, prompt: str, max_tokens: int, references: np.ndarray, *, bf16: bool
+    ) -> LeanQueryEncoder | None:
+        """The encoder straight from a saved model's files, without importing transformers
+        or sentence-transformers (seconds of start-up), or None unless it reproduces
+        ``references``: sentence-transformers' vectors of :data:`PROBES` for this very folder,
+        recorded when that model last passed :meth:`for_model` (retrieval/embeddings.py)."""
+        try:
+            from safetensors.torch import load_file
+            from tokenizers import Tokenizer
+
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            st_config = json.loads((folder / "sentence_bert_config.json").read_text("utf-8"))
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            encoder = cls.__new__(cls)
+            encoder._setup(
+                load_file(str(folder / "model.safetensors")),
+                config,
+                tokenizer,
+                min(int(max_tokens), int(st_config["max_seq_length"])),
+                bf16,
+            )
+            cosine = encoder.agreement(prompt, references)
+        except Exception as exc:  # missing files, foreign layouts: the caller loads the model
+            log.info("query encoder not read from %s: %s: %s", folder, type(exc).__name__, exc)
+            return None
+        if cosine < MIN_SELF_CHECK_COSINE:
+            log.info("query encoder from %s disagrees (cosine %.6f)", folder, cosine)
+            return None
+        return encoder
+
+    def _setup(self, state: dict, config: dict, tokenizer, max_tokens: int, bf16: bool) -> None:
+        """``state``: the encoder's tensors by their Hugging Face names (``embeddings.…``,
+        ``encoder.layer.N.…``), as ``state_dict()`` and ``model.safetensors`` hold them."""
+        import torch.nn.functional as F
+
+        architecture = (config.get("architectures") or [""])[0]
+        if architecture not in _ENCODERS:
+            raise ValueError(f"transformer {architecture}")
+        self.heads = int(config["num_attention_heads"])
+        self.hidden = int(config["hidden_size"])
+        self.tokenizer = tokenizer
         probe = self.tokenizer.encode("x", add_special_tokens=True)
         special = probe.special_tokens_mask
         first, last = special.index(0), len(special) - special[::-1].index(0)
         self.prefix, self.suffix = probe.ids[:first], probe.ids[last:]
-        self.max_tokens = min(int(max_tokens), int(transformer.max_seq_length))
+        self.max_tokens = max_tokens
         self.max_content = self.max_tokens - len(self.prefix) - len(self.suffix)
-        embeddings = bert.embeddings
-        self.word = embeddings.word_embeddings.weight
-        self.position = embeddings.position_embeddings.weight
-        offset = _ENCODERS[type(bert).__name__]
-        self.position_offset = int(config.pad_token_id) + 1 if offset is None else offset
-        self.token_type = embeddings.token_type_embeddings.weight[0]
-        self.embedding_norm = _norm(embeddings.LayerNorm)
+        self.word = state["embeddings.word_embeddings.weight"]
+        self.position = state["embeddings.position_embeddings.weight"]
+        offset = _ENCODERS[architecture]
+        self.position_offset = int(config["pad_token_id"]) + 1 if offset is None else offset
+        self.token_type = state["embeddings.token_type_embeddings.weight"][0]
+        eps = float(config["layer_norm_eps"])
+
+        def linear(name: str) -> tuple:
+            return (state[f"{name}.weight"], state[f"{name}.bias"])
+
+        def norm(name: str) -> tuple:
+            return (state[f"{name}.weight"], state[f"{name}.bias"], eps)
+
+        self.embedding_norm = norm("embeddings.LayerNorm")
         self.layers = [
             _Layer(
-                _linear(layer.attention.self.query),
-                _linear(layer.attention.self.key),
-                _linear(layer.attention.self.value),
-                _linear(layer.attention.output.dense),
-                _norm(layer.attention.output.LayerNorm),
-                _linear(layer.intermediate.dense),
-                _linear(layer.output.dense),
-                _norm(layer.output.LayerNorm),
+                linear(f"encoder.layer.{i}.attention.self.query"),
+                linear(f"encoder.layer.{i}.attention.self.key"),
+                linear(f"encoder.layer.{i}.attention.self.value"),
+                linear(f"encoder.layer.{i}.attention.output.dense"),
+                norm(f"encoder.layer.{i}.attention.output.LayerNorm"),
+                linear(f"encoder.layer.{i}.intermediate.dense"),
+                linear(f"encoder.layer.{i}.output.dense"),
+                norm(f"encoder.layer.{i}.output.LayerNorm"),
             )
-            for layer in bert.encoder.layer
+            for i in range(int(config["num_hidden_layers"]))
         ]
         self.bf16 = bf16
         self._linear = F.linear
@@ -117,15 +177,22 @@ class LeanQueryEncoder:
 
     @classmethod
     def for_model(
-        cls, st_model, prompt: str, max_tokens: int, *, bf16: bool = False
+        cls,
+        st_model,
+        prompt: str,
+        max_tokens: int,
+        references: np.ndarray,
+        *,
+        bf16: bool = False,
     ) -> LeanQueryEncoder | None:
         """The lean encoder of a sentence-transformers model, or None when the model is not
-        one it reproduces (then the reference path stays in use)."""
+        one it reproduces (then the reference path stays in use). ``references``: the
+        model's own vectors of ``prompt`` + each of :data:`PROBES`."""
         reason = _unsupported(st_model)
         if reason is None:
             try:
                 encoder = cls(st_model, max_tokens, bf16=bf16)
-                cosine = encoder.self_check(st_model, prompt)
+                cosine = encoder.agreement(prompt, references)
             except Exception as exc:  # any surprise in a foreign model: keep the reference
                 reason = f"{type(exc).__name__}: {exc}"
             else:
@@ -140,16 +207,15 @@ class LeanQueryEncoder:
         log.info("lean query encoder not used: %s", reason)
         return None
 
-    def self_check(self, st_model, prompt: str) -> float:
-        """Cosine of this encoder's vector and sentence-transformers' own for one query."""
-        reference = st_model.encode(
-            [SELF_CHECK_QUERY],
-            prompt=prompt,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )[0]
-        return float(np.dot(self.encode(prompt + SELF_CHECK_QUERY), reference))
+    def agreement(self, prompt: str, references: np.ndarray) -> float:
+        """The lowest cosine between this encoder's vectors of :data:`PROBES` and
+        sentence-transformers' own (``references``, one row per probe)."""
+        if len(references) != len(PROBES):
+            return -1.0
+        return min(
+            float(np.dot(self.encode(prompt + text), reference))
+            for text, reference in zip(PROBES, references, strict=True)
+        )
 
     def token_ids(self, text: str) -> list[int]:
         """As the model's tokenizer gives them: special tokens around the text's first

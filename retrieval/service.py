@@ -212,6 +212,13 @@ class Retriever:
         assert self.last_report is not None
         return self.last_report
 
+    def preload_for_edits(self) -> None:
+        """Start loading what re-indexing needs beyond searching (the passage encoder) in the
+        background: the first published change is then searchable within a second."""
+        preload = getattr(self.embedder, "preload", None)
+        if preload is not None:
+            preload()
+
     def rebuild(self) -> IndexReport:
         """Build from the KB files, reusing stored vectors of unchanged chunks."""
         with self._lock:

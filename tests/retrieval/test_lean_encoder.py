@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from bench.common import load_questions
 from retrieval import embeddings, lean_encoder
 from retrieval.embeddings import QUERY_MAX_TOKENS, SentenceTransformerEmbedder, _processing
-from retrieval.lean_encoder import LeanQueryEncoder
+from retrieval.lean_encoder import PROBES, LeanQueryEncoder
 
 MIN_COSINE = 0.9999  # the bar of the issue; measured: 0.9999999 (float32), 0.999993 (bfloat16)
 MAX_ABS = 1e-5  # per component, float32; measured: 1.5e-7
@@ -77,16 +78,33 @@ def reference(embedder) -> np.ndarray:
     return _reference(embedder, _queries())
 
 
+def _from_folder(embedder: SentenceTransformerEmbedder, bf16: bool) -> LeanQueryEncoder:
+    references = embedder._encode([f"query: {t}" for t in PROBES], None, QUERY_MAX_TOKENS)
+    encoder = LeanQueryEncoder.from_folder(
+        Path(embedder.name_or_path), "query: ", QUERY_MAX_TOKENS, references, bf16=bf16
+    )
+    assert encoder is not None
+    return encoder
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("source", ["model", "folder"])
 @pytest.mark.parametrize(
     ("bf16", "max_abs"),
     # float32: the same computation, only summation order may differ. bfloat16 rounds the
     # inputs and outputs of the matrix products (measured: cosine ≥ 0.99999, ≤ 8e-4 apart).
     [(False, MAX_ABS), (True, 2e-3)],
 )
-def test_lean_vectors_match_sentence_transformers(embedder, reference, bf16, max_abs) -> None:
+def test_lean_vectors_match_sentence_transformers(
+    embedder, reference, source, bf16, max_abs
+) -> None:
+    """From the loaded model's tensors or read from the folder's files (its own tokenizer
+    and weights): the same vectors as sentence-transformers."""
     texts = _queries()
-    encoder = LeanQueryEncoder(embedder.model, QUERY_MAX_TOKENS, bf16=bf16)
+    if source == "model":
+        encoder = LeanQueryEncoder(embedder.model, QUERY_MAX_TOKENS, bf16=bf16)
+    else:
+        encoder = _from_folder(embedder, bf16)
     vectors = np.stack([encoder.encode("query: " + t) for t in texts])
     assert vectors.dtype == np.float32 and vectors.shape == reference.shape
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
@@ -114,12 +132,14 @@ def test_single_queries_go_through_the_lean_path(embedder, monkeypatch) -> None:
 
 
 @pytest.mark.slow
-def test_token_ids_are_the_tokenizers_with_its_truncation(embedder, lean) -> None:
+@pytest.mark.parametrize("source", ["model", "folder"])
+def test_token_ids_are_the_tokenizers_with_its_truncation(embedder, lean, source) -> None:
+    encoder = lean if source == "model" else _from_folder(embedder, lean.bf16)
     tokenizer = embedder.model[0].tokenizer
-    for text in EDGE_QUERIES + [q.text for q in load_questions()[:20]]:
+    for text in EDGE_QUERIES + [q.text for q in load_questions()]:
         expected = tokenizer("query: " + text, truncation=True, max_length=QUERY_MAX_TOKENS)
-        assert lean.token_ids("query: " + text) == expected["input_ids"], text[:40]
-    assert len(lean.token_ids("Rechnung " * 200)) == QUERY_MAX_TOKENS
+        assert encoder.token_ids("query: " + text) == expected["input_ids"], text[:40]
+    assert len(encoder.token_ids("Rechnung " * 200)) == QUERY_MAX_TOKENS
 
 
 @pytest.mark.slow
@@ -139,8 +159,11 @@ def test_a_failed_self_check_keeps_the_reference_path(embedder, monkeypatch) -> 
         vector = np.ones(384, np.float32)
         return vector / np.linalg.norm(vector)
 
+    references = embedder._encode([f"query: {t}" for t in PROBES], None, QUERY_MAX_TOKENS)
     monkeypatch.setattr(LeanQueryEncoder, "encode", perturbed)
-    assert LeanQueryEncoder.for_model(embedder.model, "query: ", QUERY_MAX_TOKENS) is None
+    assert (
+        LeanQueryEncoder.for_model(embedder.model, "query: ", QUERY_MAX_TOKENS, references) is None
+    )
 
 
 @pytest.mark.parametrize(
