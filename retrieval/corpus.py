@@ -61,10 +61,17 @@ def load_background(store: ArticleStore) -> list[str]:
 
 
 def fingerprint(
-    chunks: list[Chunk], units: Units, infos: dict[int, ArticleInfo], model_id: str
+    chunks: list[Chunk],
+    units: Units,
+    infos: dict[int, ArticleInfo],
+    model_id: str,
+    synonyms_digest: str,
 ) -> str:
-    """Changes whenever a searchable text, an article's path or title, or the model changes."""
-    digest = hashlib.sha256(f"{model_id}|{CHUNKER_VERSION}|{UNITS_VERSION}".encode())
+    """Changes whenever a searchable text, an article's path or title, the synonym list or
+    the model changes."""
+    digest = hashlib.sha256(
+        f"{model_id}|{CHUNKER_VERSION}|{UNITS_VERSION}|{synonyms_digest}".encode()
+    )
     for chunk in chunks:
         digest.update(f"|{chunk.article_id}:{chunk.content_hash}".encode())
     for unit_hash in units.hashes:

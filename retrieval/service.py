@@ -18,6 +18,7 @@ from kb.article import Article, ArticleError, read_article
 from kb.store import ArticleStore
 from retrieval import answer as answers
 from retrieval import confidence as conf
+from retrieval import corpus_cache
 from retrieval.chunking import Chunk, chunk_article
 from retrieval.corpus import (
     ArticleInfo,
@@ -156,21 +157,37 @@ class Retriever:
 
     def _load_or_build(self, *, force: bool = False) -> SearchIndex:
         started = time.perf_counter()
-        chunks, infos = load_corpus(self.store)
+        model_id = self.embedder.model_id
+        # Stamped before the files are read: an edit while parsing shows at the next start.
+        stamp = corpus_cache.stamp(self.store.paths(), (self.background, self.synonyms.digest))
+        stored = None if force else corpus_cache.read(self.settings.index_dir, stamp, model_id)
+        corpus = stored or self._parse(model_id)
         if not force:
-            model_id = self.embedder.model_id
-            units = make_units(chunks, self.background)
-            expected = fingerprint(chunks, units, infos, model_id)
             try:
                 index = load_index(
-                    self.settings.index_dir, chunks, units, infos, expected, model_id
+                    self.settings.index_dir,
+                    corpus.chunks,
+                    corpus.units,
+                    corpus.infos,
+                    corpus.fingerprint,
+                    model_id,
                 )
+                if stored is None:
+                    corpus_cache.write(self.settings.index_dir, stamp, model_id, corpus)
                 self._report(index, started, loaded=True)
                 return index
             except IndexUnusable as reason:
                 log.info("rebuilding the search index: %s", reason)
-        return self._build(
-            chunks, infos, cached_vectors(self.settings.index_dir, self.embedder.model_id), started
+        cache = cached_vectors(self.settings.index_dir, model_id)
+        index = self._build(corpus.chunks, corpus.infos, cache, started)
+        corpus_cache.write(self.settings.index_dir, stamp, model_id, corpus)
+        return index
+
+    def _parse(self, model_id: str) -> corpus_cache.Corpus:
+        chunks, infos = load_corpus(self.store)
+        units = make_units(chunks, self.background)
+        return corpus_cache.Corpus(
+            chunks, infos, units, fingerprint(chunks, units, infos, model_id, self.synonyms.digest)
         )
 
     def _build(
@@ -189,7 +206,7 @@ class Retriever:
             infos,
             self.embedder,
             self.synonyms,
-            fingerprint(chunks, units, infos, self.embedder.model_id),
+            fingerprint(chunks, units, infos, self.embedder.model_id, self.synonyms.digest),
             cache=cache,
             previous=previous,
             changed=changed,

@@ -9,6 +9,7 @@ word ("Zahlungsprofil", "Rechnungsadresse").
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -66,6 +67,11 @@ class SynonymIndex:
                 if key and f" {key} " not in present:  # "aktiviere" needs no "aktivieren"
                     extra.setdefault(key, word)
         return f"{query} ({', '.join(extra.values())})" if extra else query
+
+    @cached_property
+    def digest(self) -> str:
+        """Changes with the list: documents' synonym tokens are stored in the BM25 index."""
+        return hashlib.sha256(repr(self.groups).encode("utf-8")).hexdigest()[:16]
 
     @cached_property
     def _keyed_groups(self) -> tuple[tuple[tuple[str, str], ...], ...]:
