@@ -247,9 +247,13 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
             f"HELPDESK_QUERY_PRECISION={settings.query_precision!r} ist ungültig; "
             f"erlaubt: {', '.join(QUERY_PRECISIONS)}."
         )
+    model = resolve_model(settings)
+    # Beside the folder it vouches for, so that every data folder using it shares one record.
+    folder = Path(model)
+    records = folder.parent if folder.is_dir() else settings.models_dir
     return SentenceTransformerEmbedder(
-        resolve_model(settings),
+        model,
         threads=settings.torch_threads,
         lean_bf16=QUERY_PRECISIONS[settings.query_precision],
-        check_file=settings.models_dir / checks.FILE_NAME,
+        check_file=records / checks.FILE_NAME,
     )
