@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def write_kb(source: ArticleStore, target: Path, n_chunks: int, seed: int = 7) -
     ]
     headings = [a.title for a in source.articles()]
     store = ArticleStore(target)
+    target.mkdir(parents=True, exist_ok=True)
+    # The source KB's lists too: queries are then expanded, and so as long, as on the real KB.
+    for name in ("synonyms.yml", "out_of_scope.yml"):
+        if (source.kb_dir / name).exists():
+            shutil.copyfile(source.kb_dir / name, target / name)
     for number in range(1, n_chunks // SECTIONS_PER_ARTICLE + 1):
         sections = []
         for s in range(SECTIONS_PER_ARTICLE):

@@ -25,7 +25,7 @@ class Settings:
     embedding_model: str
     ann_threshold: int
     torch_threads: int
-    # Matrix products of query encoding: "auto" (bfloat16 where the CPU has AMX for it),
+    # Matrix products of query encoding: "auto" (bfloat16 where the CPU computes it natively),
     # "float32" or "bfloat16" (retrieval/lean_encoder.py).
     query_precision: str
     max_query_chars: int

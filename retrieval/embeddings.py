@@ -55,7 +55,7 @@ class SentenceTransformerEmbedder:
         check_file: Path | None = None,
     ) -> None:
         """``lean_bf16``: the matrix products of single queries (retrieval/lean_encoder.py)
-        in bfloat16; None: where the CPU has AMX for them."""
+        in bfloat16; None: where the CPU computes them natively."""
         import torch  # deferred: importing torch costs seconds that tests without a model skip
 
         torch.set_num_threads(max(1, threads))
