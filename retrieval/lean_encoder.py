@@ -14,7 +14,7 @@ reads all 85 MB of float32 layer weights (a one-token query already takes 10 ms)
 CPU's bfloat16 instructions (AMX or AVX512-BF16) with float32 accumulation (the default only
 where the CPU has them, see :func:`native_bf16`); layer norms, attention softmax, GELU,
 residuals and pooling stay float32. Vectors then differ from float32 ones by cosine 1e-5
-(worst over the KB set: 0.999993); the index's passage vectors are float32 either way.
+(worst over the KB set: 0.999993).
 One query on the shared 2-core machine, p50/p95 (bench/speed.py prints it): through
 sentence-transformers 30/35 ms, lean float32 25/29 ms, lean bfloat16 20/24 ms.
 
