@@ -161,7 +161,8 @@ class Retriever:
         # Stamped before the files are read: an edit while parsing shows at the next start.
         stamp = corpus_cache.stamp(self.store.paths(), (self.background, self.synonyms.digest))
         stored = None if force else corpus_cache.read(self.settings.index_dir, stamp, model_id)
-        corpus = stored or self._parse(model_id)
+        corpus = stored or self._corpus(*load_corpus(self.store))
+        index = None
         if not force:
             try:
                 index = load_index(
@@ -172,41 +173,37 @@ class Retriever:
                     corpus.fingerprint,
                     model_id,
                 )
-                if stored is None:
-                    corpus_cache.write(self.settings.index_dir, stamp, model_id, corpus)
                 self._report(index, started, loaded=True)
-                return index
             except IndexUnusable as reason:
                 log.info("rebuilding the search index: %s", reason)
-        cache = cached_vectors(self.settings.index_dir, model_id)
-        index = self._build(corpus.chunks, corpus.infos, cache, started)
-        corpus_cache.write(self.settings.index_dir, stamp, model_id, corpus)
+        if index is None:
+            cache = cached_vectors(self.settings.index_dir, model_id)
+            index = self._build(corpus, cache, started)
+        if stored is None:
+            corpus_cache.write(self.settings.index_dir, stamp, model_id, corpus)
         return index
 
-    def _parse(self, model_id: str) -> corpus_cache.Corpus:
-        chunks, infos = load_corpus(self.store)
+    def _corpus(self, chunks: list[Chunk], infos: dict[int, ArticleInfo]) -> corpus_cache.Corpus:
+        """Chunks and infos with what is derived from them: units and the fingerprint."""
         units = make_units(chunks, self.background)
-        return corpus_cache.Corpus(
-            chunks, infos, units, fingerprint(chunks, units, infos, model_id, self.synonyms.digest)
-        )
+        digest = fingerprint(chunks, units, infos, self.embedder.model_id, self.synonyms.digest)
+        return corpus_cache.Corpus(chunks, infos, units, digest)
 
     def _build(
         self,
-        chunks: list[Chunk],
-        infos: dict[int, ArticleInfo],
+        corpus: corpus_cache.Corpus,
         cache: dict,
         started: float,
         previous: SearchIndex | None = None,
         changed: set[int] | None = None,
     ) -> SearchIndex:
-        units = make_units(chunks, self.background)
         index = build_index(
-            chunks,
-            units,
-            infos,
+            corpus.chunks,
+            corpus.units,
+            corpus.infos,
             self.embedder,
             self.synonyms,
-            fingerprint(chunks, units, infos, self.embedder.model_id, self.synonyms.digest),
+            corpus.fingerprint,
             cache=cache,
             previous=previous,
             changed=changed,
@@ -257,7 +254,8 @@ class Retriever:
                 chunks.extend(chunk_article(article))
             chunks.sort(key=lambda c: (c.article_id, c.position))
             infos = dict(sorted(infos.items()))
-            self._build(chunks, infos, vector_cache(current), started, current, set(article_ids))
+            corpus = self._corpus(chunks, infos)
+            self._build(corpus, vector_cache(current), started, current, set(article_ids))
             assert self.last_report is not None
             return self.last_report
 
