@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from actions.code_format import mask_codes
-from helpdesk.models import Feedback, KbQuestion
+from helpdesk.models import ClarifyChoice, Feedback, KbQuestion
 
 
 def record_feedback(
@@ -38,14 +38,37 @@ def record_question(
     query: str,
     article_id: int | None,
     confidence: float,
+    verdict: str | None = None,
 ) -> KbQuestion:
     question = KbQuestion(
         conversation_id=conversation_id,
         query=mask_codes(query),
         article_id=article_id,
         confidence=confidence,
+        verdict=verdict,
         created_at=datetime.now(UTC),
     )
     session.add(question)
     session.flush()
     return question
+
+
+def record_choice(
+    session: Session,
+    *,
+    conversation_id: str,
+    query: str,
+    offered: list[int],
+    chosen_article_id: int | None,
+) -> ClarifyChoice:
+    """What the customer picked from the guides offered (None: "Etwas anderes")."""
+    choice = ClarifyChoice(
+        conversation_id=conversation_id,
+        query=mask_codes(query),
+        offered=list(offered),
+        chosen_article_id=chosen_article_id,
+        created_at=datetime.now(UTC),
+    )
+    session.add(choice)
+    session.flush()
+    return choice

@@ -258,6 +258,23 @@ class KbQuestion(Base):
     article_id: Mapped[int | None] = mapped_column(index=True)  # None: not answered
     confidence: Mapped[float]
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    # "answer", "clarify" or "not_covered" (retrieval.verdict); None on rows stored before
+    # the three-way decision, when article_id None meant not covered.
+    verdict: Mapped[str | None] = mapped_column(String(16), index=True, default=None)
+
+
+class ClarifyChoice(Base):
+    """The guides the bot offered for an unclear question and what the customer chose: a
+    labelled example for tuning, and ("Etwas anderes") a question the KB does not cover."""
+
+    __tablename__ = "clarify_choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    query: Mapped[str] = mapped_column(Text)
+    offered: Mapped[list[int]] = mapped_column(JSON)  # article ids, in the order shown
+    chosen_article_id: Mapped[int | None]  # None: "Etwas anderes"
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 
 class VerificationAttempt(Base):

@@ -16,6 +16,15 @@ NOT_FOUND = (
 )
 
 
+CLARIFY_QUESTION = "Meinen Sie eine dieser Anleitungen?"
+
+
+@dataclass(frozen=True)
+class Choice:
+    article_id: int
+    title: str
+
+
 @dataclass(frozen=True)
 class Section:
     heading: str
@@ -31,6 +40,8 @@ class Answer:
     title: str = ""
     path: str = ""
     sections: list[Section] = field(default_factory=list)
+    verdict: str = "answer"  # retrieval.verdict: "answer", "clarify" or "not_covered"
+    choices: list[Choice] = field(default_factory=list)  # for "clarify"
 
     @property
     def markdown(self) -> str:
@@ -39,6 +50,8 @@ class Answer:
 
     def render(self, link: str | None = None) -> str:
         """The answer as Markdown; with ``link``, the guide's title links to the guide."""
+        if self.verdict == "clarify":
+            return CLARIFY_QUESTION
         if not self.answerable:
             return NOT_FOUND
         parts = [f"**{self.title}**"]
@@ -59,6 +72,8 @@ class Answer:
             "path": self.path,
             "sections": [{"heading": s.heading, "markdown": s.markdown} for s in self.sections],
             "markdown": self.markdown,
+            "verdict": self.verdict,
+            "choices": [{"article_id": c.article_id, "title": c.title} for c in self.choices],
         }
 
 

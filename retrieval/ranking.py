@@ -94,7 +94,9 @@ def rank(
     *,
     mode: Mode = "hybrid",
     weights: Weights = DEFAULT_WEIGHTS,
+    only: list[int] | None = None,
 ) -> list[ArticleHit]:
+    """The k best articles for the query; with ``only``, those articles ranked alone."""
     if not index.chunks or k <= 0:
         return []
     words, grams = query.terms(index)
@@ -106,7 +108,11 @@ def rank(
             lexical = word_scores + gram_scores
         else:
             lexical = weights.words * word_scores + weights.grams * gram_scores
-    articles = _candidates(index, lexical, vector if mode != "lexical" else None)
+    articles = (
+        list(only)
+        if only is not None
+        else _candidates(index, lexical, vector if mode != "lexical" else None)
+    )
     # An article without rows would give reduceat an empty run (it then reads the next
     # article's value); candidates come from rows, so this only guards a stale index.
     articles = [a for a in articles if len(index.article_rows(a))]

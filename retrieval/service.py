@@ -18,7 +18,7 @@ from kb.article import Article, ArticleError, read_article
 from kb.store import ArticleStore
 from retrieval import answer as answers
 from retrieval import confidence as conf
-from retrieval import corpus_cache
+from retrieval import corpus_cache, evidence
 from retrieval.chunking import Chunk, chunk_article
 from retrieval.corpus import (
     ArticleInfo,
@@ -38,13 +38,16 @@ from retrieval.index_store import (
     save_index,
     vector_cache,
 )
-from retrieval.ranking import AnalyzedQuery, Mode, rank
+from retrieval.ranking import AnalyzedQuery, ArticleHit, Mode, rank
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import clean
 from retrieval.units import make_units
+from retrieval.verdict import ANSWER, NOT_COVERED, Decision, Verdict, decide
 
 log = logging.getLogger(__name__)
 SNIPPET_CHARS = 220
+# Guides ranked for an answer: the best, and those a "clarify" may offer beside it.
+CANDIDATES_FOR_CHOICES = 5
 
 
 class QueryError(ValueError):
@@ -81,11 +84,16 @@ class SearchResponse:
     # Per result, the same 0..1 figure as ``confidence`` (which is the first's); kept out of
     # to_dict(), whose shape is the CLI's JSON contract.
     confidences: list[float] = field(default_factory=list)
+    verdict: Verdict = NOT_COVERED
+    choices: list[int] = field(default_factory=list)  # article ids, for "clarify"
+    reasons: tuple[str, ...] = ()  # why it is not an answer (kept out of to_dict())
 
     def to_dict(self) -> dict:
         return {
             "query": self.query,
             "answerable": self.answerable,
+            "verdict": self.verdict,
+            "choices": list(self.choices),
             "took_ms": round(self.took_ms, 2),
             "results": [r.to_dict() for r in self.results],
         }
@@ -303,23 +311,55 @@ class Retriever:
             results.append(
                 Result(hit.article_id, info.title, chunk.section, hit.score, info.path, snippet)
             )
+        if mode == "hybrid":
+            decision = self._decide(index, query, hits)
+        else:  # the single-method modes exist for the benchmark: a two-way decision
+            ok = conf.answerable(top, mode, self.thresholds)
+            decision = Decision(ANSWER if ok else NOT_COVERED)
         return SearchResponse(
             query=_printable(raw_query),
-            answerable=conf.answerable(top, mode, self.thresholds),
+            answerable=decision.answerable,
             took_ms=(time.perf_counter() - started) * 1000,
             results=results,
             confidence=conf.confidence(top, self.thresholds),
             confidences=[conf.confidence(hit, self.thresholds) for hit in hits],
+            verdict=decision.verdict,
+            choices=decision.choices,
+            reasons=decision.reasons,
         )
 
-    def answer(self, raw_query: str) -> answers.Answer:
+    def _decide(self, index: SearchIndex, query: str, hits: list[ArticleHit]) -> Decision:
+        return decide(evidence.gather(index, query, hits, self.synonyms, self.thresholds))
+
+    def answer(self, raw_query: str, article_id: int | None = None) -> answers.Answer:
+        """The answer to a question; with ``article_id``, from that guide (the customer
+        chose it among the guides offered), whatever the decision would have been."""
         query = prepare_query(raw_query, self.settings.max_query_chars)
-        index, hits = self._ranked(query, 3, "hybrid")
+        if article_id is not None:
+            return self._answer_from(query, _printable(raw_query), article_id)
+        index, hits = self._ranked(query, CANDIDATES_FOR_CHOICES, "hybrid")
         top = hits[0] if hits else None
         confidence = conf.confidence(top, self.thresholds)
-        if top is None or not conf.answerable(top, "hybrid", self.thresholds):
-            return answers.Answer(_printable(raw_query), answerable=False, confidence=confidence)
+        decision = self._decide(index, query, hits)
+        if top is None or not decision.answerable:
+            titles = [answers.Choice(i, index.articles[i].title) for i in decision.choices]
+            return answers.Answer(
+                _printable(raw_query),
+                answerable=False,
+                confidence=confidence,
+                verdict=decision.verdict,
+                choices=titles,
+            )
         return answers.compose(_printable(raw_query), index, top, confidence)
+
+    def _answer_from(self, query: str, shown: str, article_id: int) -> answers.Answer:
+        index = self.index
+        if article_id not in index.articles:
+            raise QueryError("Diese Anleitung gibt es nicht (mehr).")
+        analyzed = AnalyzedQuery.of(query, self.synonyms)
+        vector = self.embedder.encode_queries([self.synonyms.expanded(query)])[0]
+        [hit] = rank(index, analyzed, vector, 1, only=[article_id])
+        return answers.compose(shown, index, hit, conf.confidence(hit, self.thresholds))
 
 
 @lru_cache(maxsize=1)
@@ -332,8 +372,8 @@ def search(query: str, k: int = 5) -> SearchResponse:
     return get_retriever().search(query, k)
 
 
-def answer(query: str) -> answers.Answer:
-    return get_retriever().answer(query)
+def answer(query: str, article_id: int | None = None) -> answers.Answer:
+    return get_retriever().answer(query, article_id)
 
 
 def reindex(article_ids: list[int]) -> IndexReport:

@@ -78,6 +78,18 @@ class SynonymIndex:
         """Each group's words with their match keys: stemmed once, not on every query."""
         return tuple(tuple((_phrase_key(word), word) for word in group) for group in self.groups)
 
+    def groups_by_stem(self, folded: str) -> dict[str, list[int]]:
+        """For each stem of the text that is part of a listed phrase, the groups it names."""
+        if self.pattern is None:
+            return {}
+        stemmed = " ".join(stems(folded.replace("-", " ")))
+        found: dict[str, list[int]] = {}
+        for match in self.pattern.finditer(stemmed):
+            phrase = re.sub(r"\s+", " ", match.group(0))
+            for stem in phrase.split():
+                found.setdefault(stem, []).append(self.group_of[phrase])
+        return found
+
     def _groups_named(self, folded: str) -> list[int]:
         if self.pattern is None:
             return []

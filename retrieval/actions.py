@@ -1,0 +1,128 @@
+"""Actions and their opposites: "2FA einschalten" is not answered by "2FA deaktivieren".
+
+Embeddings put a question and its antonym next to each other (same topic, same words), so
+the action a question asks for is read from its words and compared with what a guide's
+title and headings say it does. Patterns work on folded text (``retrieval.text.fold``:
+lower case, umlauts and accents removed) in German, English and French; German separable
+verbs ("schalten … aus") are matched across the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.text import fold
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    pattern: re.Pattern[str]
+
+
+def _action(name: str, *alternatives: str) -> Action:
+    return Action(name, re.compile(r"\b(?:" + "|".join(alternatives) + r")", re.IGNORECASE))
+
+
+ENABLE = _action(
+    "aktivieren",
+    r"aktivier",
+    r"einschalt",
+    r"anschalt",
+    r"einricht",
+    r"schalt\w*\b(?:\W+\w+){0,6}?\W+(?:ein|an)\b",
+    r"enabl",
+    r"turn(?:ed|ing|s)? on",
+    r"switch(?:ed|ing)? on",
+    r"set(?:ting)? up",
+    r"activat",
+    r"activer\b",
+)
+DISABLE = _action(
+    "deaktivieren",
+    r"deaktivier",
+    r"ausschalt",
+    r"abschalt",
+    r"schalt\w*\b(?:\W+\w+){0,6}?\W+(?:aus|ab)\b",
+    r"disabl",
+    r"turn(?:ed|ing|s)? off",
+    r"switch(?:ed|ing)? off",
+    r"desactiv",
+    r"loswerden",
+)
+ADD = _action(
+    "hinzufügen",
+    r"hinzufug",
+    r"hinzugefugt",
+    r"anleg",
+    r"angelegt",
+    r"erstell",
+    r"add(?:ed|ing|s)?\b",
+    r"creat",
+    r"ajout",
+    r"cre[ea]",
+)
+REMOVE = _action(
+    "löschen",
+    r"losch",
+    r"geloscht",
+    r"entfern",
+    r"delet",
+    r"remov",
+    r"supprim",
+    r"retir",
+)
+JOIN = _action("beitreten", r"beitret", r"beigetret", r"join", r"rejoindre", r"adher")
+LEAVE = _action("verlassen", r"verlass", r"austret", r"ausgetret", r"leav", r"quitt(?:er|e|ez)\b")
+SUBSCRIBE = _action("abonnieren", r"abonnier", r"subscrib", r"s.?abonner")
+UNSUBSCRIBE = _action(
+    "abbestellen",
+    r"abbestell",
+    r"abmeld",
+    r"abgemeldet",
+    r"unsubscrib",
+    r"desabonn",
+    r"desinscri",
+)
+
+OPPOSITES: tuple[tuple[Action, Action], ...] = (
+    (ENABLE, DISABLE),
+    (ADD, REMOVE),
+    (JOIN, LEAVE),
+    (SUBSCRIBE, UNSUBSCRIBE),
+)
+
+
+def _mentions(action: Action, folded: str) -> bool:
+    if action is ENABLE:
+        # "deaktivieren"/"desactiver" contain the enabling word: mask the disabling ones first.
+        folded = DISABLE.pattern.sub(" ", folded)
+    if action is SUBSCRIBE:
+        folded = UNSUBSCRIBE.pattern.sub(" ", folded)
+    return bool(action.pattern.search(folded))
+
+
+def actions_in(text: str) -> set[str]:
+    folded = fold(text)
+    return {a.name for pair in OPPOSITES for a in pair if _mentions(a, folded)}
+
+
+def action_conflict(question: str, title: str, headings: list[str]) -> str:
+    """ "" when the guide may do what is asked; else "asked ≠ what the guide does".
+
+    A conflict needs the question to ask for one side only and the guide (title and
+    headings) to name the other side and never the asked one.
+    """
+    asked = actions_in(question)
+    guide = actions_in(" ".join([title, *headings]))
+    for one, other in OPPOSITES:
+        for wanted, opposite in ((one, other), (other, one)):
+            if (
+                wanted.name in asked
+                and opposite.name not in asked
+                and opposite.name in guide
+                and wanted.name not in guide
+            ):
+                return f"{wanted.name} ≠ {opposite.name}"
+    return ""

@@ -1,0 +1,154 @@
+"""What speaks for and against a guide being *the* answer to a question, beyond closeness.
+
+- **Confidence**: the cohort statistic of :mod:`retrieval.confidence` (closer to the guide
+  than to any question the KB must not answer).
+- **Coverage**: the share of the question's salient words that the guide contains, as a stem,
+  a synonym of the editors' list or a near spelling (4-grams). A word is salient by how rare
+  it is in everyday language (``wordfreq``), so "PayPal", "PDF" or "Outlook" weigh much,
+  "finde" or "bekomme" little. e5 puts "Kann ich mit PayPal bezahlen?" next to the payment
+  guide; the missing "PayPal" says it is not that guide's answer.
+- **Action**: the question's action against the guide's (title and headings): "2FA
+  einschalten" is not answered by "2FA deaktivieren" (:mod:`retrieval.actions`).
+- **Margin**: how far the best guide stands above the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from wordfreq import zipf_frequency
+
+from retrieval import confidence as conf
+from retrieval.actions import action_conflict
+from retrieval.index_store import SearchIndex
+from retrieval.ranking import ArticleHit
+from retrieval.synonyms import SynonymIndex
+from retrieval.text import STOPWORDS, char_ngrams, fold, stems, words
+
+LANGS = ("de", "en", "fr")
+# Everyday words (Zipf frequency >= this) carry no topic; rarer ones weigh more, up to
+# MAX_WEIGHT for words no word list knows (product names, typos, compounds).
+COMMON_ZIPF = 5.0
+MAX_WEIGHT = 3.0
+MIN_WORD_CHARS = 3
+# A word counts as present when this share of its 4-grams is in the guide (typos, compounds).
+GRAM_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Evidence:
+    article_id: int
+    score: float
+    confidence: float
+    coverage: float  # weighted share of the question's salient words found in the guide
+    missing: tuple[str, ...]  # salient words not found, most salient first
+    action_conflict: str  # "" or what conflicts, e.g. "aktivieren ≠ deaktivieren"
+    margin: float  # this guide's score minus the next one's (the last: its own score)
+    judge: float | None = None  # the optional judge model's say (see retrieval.judge)
+
+
+@dataclass(frozen=True)
+class SalientWord:
+    word: str  # folded
+    stem: str
+    weight: float
+    synonym_groups: tuple[int, ...]
+
+
+def language(folded_words: list[str]) -> str:
+    """The question's language among de/en/fr, by the everyday frequency of its words."""
+    if not folded_words:
+        return "de"
+    totals = {lang: sum(_zipf(w, lang) for w in folded_words) for lang in LANGS}
+    return max(LANGS, key=lambda lang: (totals[lang], lang == "de"))
+
+
+@lru_cache(maxsize=65536)
+def _zipf(word: str, lang: str) -> float:
+    return zipf_frequency(word, lang)
+
+
+def salient_words(text: str, synonyms: SynonymIndex) -> list[SalientWord]:
+    folded = fold(text)
+    tokens = [w for w in words(folded) if "-" not in w]
+    lang = language(tokens)
+    groups = synonyms.groups_by_stem(folded)
+    found: dict[str, SalientWord] = {}
+    for word in tokens:
+        if word in STOPWORDS or len(word) < MIN_WORD_CHARS or word.isdigit():
+            continue
+        weight = min(MAX_WEIGHT, max(0.0, COMMON_ZIPF - _zipf(word, lang)))
+        if weight <= 0:
+            continue
+        stem = stems(word)[0] if stems(word) else word
+        if stem not in found:
+            found[stem] = SalientWord(word, stem, weight, tuple(groups.get(stem, ())))
+    return list(found.values())
+
+
+def coverage(
+    index: SearchIndex, article_id: int, salient: list[SalientWord]
+) -> tuple[float, tuple[str, ...]]:
+    """Weighted share of the salient words found in the article, and the missing ones."""
+    total = sum(w.weight for w in salient)
+    if total <= 0:
+        return 1.0, ()
+    rows = index.article_rows(article_id)
+    word_index, gram_index = index.lexical.words, index.lexical.grams
+    word_rows = word_index.tf[rows]
+    present_words = set(word_rows.indices[word_rows.data > 0].tolist())
+    gram_rows = gram_index.tf[rows]
+    present_grams = set(gram_rows.indices[gram_rows.data > 0].tolist())
+    missing: list[SalientWord] = []
+    for word in salient:
+        if _has(word_index.vocabulary, present_words, word.stem):
+            continue
+        if any(_has(word_index.vocabulary, present_words, f"syn{g}") for g in word.synonym_groups):
+            continue
+        grams = char_ngrams(word.word)
+        if grams:
+            share = sum(_has(gram_index.vocabulary, present_grams, g) for g in grams) / len(grams)
+            if share >= GRAM_SHARE:
+                continue
+        missing.append(word)
+    lost = sum(w.weight for w in missing)
+    missing.sort(key=lambda w: -w.weight)
+    return (total - lost) / total, tuple(w.word for w in missing)
+
+
+def _has(vocabulary: dict[str, int], present: set[int], term: str) -> bool:
+    column = vocabulary.get(term)
+    return column is not None and column in present
+
+
+def gather(
+    index: SearchIndex,
+    query: str,
+    hits: list[ArticleHit],
+    synonyms: SynonymIndex,
+    thresholds: conf.Thresholds = conf.DEFAULT_THRESHOLDS,
+) -> list[Evidence]:
+    """Evidence for each ranked hit (best first)."""
+    if not hits:
+        return []
+    salient = salient_words(query, synonyms)
+    scores = np.asarray([h.score for h in hits] + [0.0])
+    evidence = []
+    for i, hit in enumerate(hits):
+        share, missing = coverage(index, hit.article_id, salient)
+        info = index.articles[hit.article_id]
+        headings = [index.chunks[r].section for r in index.article_rows(hit.article_id)]
+        evidence.append(
+            Evidence(
+                article_id=hit.article_id,
+                score=hit.score,
+                confidence=conf.confidence(hit, thresholds),
+                coverage=share,
+                missing=missing,
+                action_conflict=action_conflict(query, info.title, headings),
+                margin=float(scores[i] - scores[i + 1]) if i + 1 < len(hits) else hit.score,
+            )
+        )
+    return evidence
