@@ -68,11 +68,15 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
 
     @bp.post("/answer")
     async def answer(request: Request) -> HTTPResponse:
-        data, error = query_of(request, "{query: str}")
+        data, error = query_of(request, "{query: str, article_id?: int}")
         if error is not None:
             return error
+        # A guide the customer chose among those offered for an unclear question.
+        chosen = data.get("article_id")
+        if chosen is not None and (not isinstance(chosen, int) or isinstance(chosen, bool)):
+            return _error("article_id must be an integer", 400)
         try:
-            result = await asyncio.to_thread(retriever.answer, data["query"])
+            result = await asyncio.to_thread(retriever.answer, data["query"], chosen)
         except QueryError as exc:
             return _error(str(exc), 400)
         return json(result.to_dict())

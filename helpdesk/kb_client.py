@@ -59,9 +59,13 @@ class KbClient:
         """``{"query", "answerable", "confidence", "results": [{article_id, title, …}]}``"""
         return self._post("/kb/search", {"query": query, "k": k})
 
-    def answer(self, query: str) -> dict:
-        """``{"answerable", "confidence", "article_id", "title", "markdown", …}``"""
-        return self._post("/kb/answer", {"query": query})
+    def answer(self, query: str, article_id: int | None = None) -> dict:
+        """``{"answerable", "verdict", "choices", "confidence", "article_id", "title",
+        "markdown", …}``; with ``article_id``, the answer from that guide."""
+        payload: dict[str, Any] = {"query": query}
+        if article_id is not None:
+            payload["article_id"] = article_id
+        return self._post("/kb/answer", payload)
 
     def reindex(self, article_ids: list[int]) -> dict:
         # Encoding a long article can take a few seconds on two busy cores.
