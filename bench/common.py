@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ QUESTION_FILES = tuple(
     Path(__file__).parent / "data" / name
     for name in ("kb_questions.yml", "kb_questions_fresh.yml", "kb_questions_probe.yml")
 )
+# Near-domain questions no guide answers, and covered ones easy to confuse with them (issue 13).
+NEAR_FILE = Path(__file__).parent / "data" / "kb_questions_near.yml"
 XQUAD = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-de" / "xquad.de.json"
 )
@@ -30,18 +33,52 @@ class Question:
     expected: frozenset[int]  # empty: off-topic, must be refused
     split: str
     lang: str
+    # "covered"; "near" (hosting questions no guide answers: asking which guide is meant is
+    # fine, a wrong guide as *the* answer is not); "offtopic" (unrelated, small talk).
+    kind: str = "covered"
+
+
+# How the older files mark the kind of an off-topic question: a section comment
+# "# --- (b) near-domain …" or an inline "# near" / "# far" / "# chat".
+_SECTION = re.compile(r"^\s*# --- \(([abc])\)")
+_ITEM = re.compile(r'^\s*- q: "(.*)"\s*(?:#\s*(\w+))?')
+_SECTION_KIND = {"a": "offtopic", "b": "near", "c": "offtopic"}
+_INLINE_KIND = {"near": "near", "far": "offtopic", "chat": "offtopic"}
+
+
+def _offtopic_kinds(text: str) -> dict[str, str]:
+    """Kind of each marked off-topic question; unmarked ones are near-domain (the probe)."""
+    kinds: dict[str, str] = {}
+    section = None
+    for line in text.splitlines():
+        if match := _SECTION.match(line):
+            section = _SECTION_KIND[match.group(1)]
+        elif match := _ITEM.match(line):
+            kind = _INLINE_KIND.get(match.group(2) or "") or section
+            if kind:
+                kinds[match.group(1).replace('\\"', '"')] = kind
+    return kinds
 
 
 def load_questions(paths: Sequence[Path] = QUESTION_FILES) -> list[Question]:
     questions = []
     for path in paths:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        kinds = _offtopic_kinds(text)
         questions += [
             Question(q["q"], frozenset(q["expected"]), q["split"], q.get("lang", "de"))
             for q in data["questions"]
         ]
         questions += [
-            Question(q["q"], frozenset(), q["split"], q.get("lang", "de")) for q in data["offtopic"]
+            Question(q["q"], frozenset(), q["split"], q.get("lang", "de"), "near")
+            for q in data.get("near") or []
+        ]
+        questions += [
+            Question(
+                q["q"], frozenset(), q["split"], q.get("lang", "de"), kinds.get(q["q"], "near")
+            )
+            for q in data.get("offtopic") or []
         ]
     return questions
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import verdicts
 from bench.common import (
     QUESTION_FILES,
     XQUAD,
@@ -169,6 +170,9 @@ def main() -> None:
     parser.add_argument("--questions", nargs="+", type=Path, default=list(QUESTION_FILES))
     args = parser.parse_args()
     print(kb_report(args.questions), flush=True)
+    print()
+    print("Answer, clarify or not covered (issue 13 targets: see bench/verdicts.py)")
+    print(verdicts.full_report("test"), flush=True)
     if not args.no_xquad:
         print()
         print(xquad_report())

@@ -27,6 +27,13 @@ def _read_lines(stream) -> Iterable[str]:
         yield line.rstrip("\r\n")
 
 
+VERDICT_LABELS = {
+    "answer": "beantwortbar",
+    "clarify": "unklar: Rückfrage, welche Anleitung gemeint ist",
+    "not_covered": "nicht in der Wissensdatenbank",
+}
+
+
 def _search_json(retriever, query: str, top_k: int) -> dict:
     from retrieval.service import QueryError
 
@@ -36,6 +43,8 @@ def _search_json(retriever, query: str, top_k: int) -> dict:
         return {
             "query": query,
             "answerable": False,
+            "verdict": "not_covered",
+            "choices": [],
             "took_ms": 0.0,
             "results": [],
             "error": str(exc),
@@ -77,8 +86,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     except QueryError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    verdict = "beantwortbar" if response.answerable else "nicht in der Wissensdatenbank"
-    print(f"{verdict} ({response.took_ms:.1f} ms)")
+    print(f"{VERDICT_LABELS[response.verdict]} ({response.took_ms:.1f} ms)")
+    if response.choices:
+        print("Zur Auswahl: " + ", ".join(f"[{i}]" for i in response.choices))
     for rank, result in enumerate(response.results, 1):
         section = f" › {result.section}" if result.section else ""
         print(f"{rank}. [{result.article_id}] {result.title}{section}  ({result.score:.3f})")
@@ -92,7 +102,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not _check_query(" ".join(args.query)):
         return EXIT_USAGE
     try:
-        print(_retriever().answer(" ".join(args.query)).markdown)
+        answer = _retriever().answer(" ".join(args.query))
+        print(answer.markdown)
+        for choice in answer.choices:
+            print(f"- [{choice.article_id}] {choice.title}")
     except QueryError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -29,6 +29,11 @@ class Settings:
     # "float32" or "bfloat16" (retrieval/lean_encoder.py).
     query_precision: str
     max_query_chars: int
+    # An optional stronger sentence-transformers model (local folder or a name in the local
+    # Hugging Face cache) that re-scores the top candidate guides; empty: off (retrieval/judge.py).
+    judge_model: str
+    # How many of the best-ranked guides the judge re-scores.
+    judge_top: int
     # Customers, invoices, handoffs, feedback, verification attempts (SQLAlchemy URL).
     database_url: str
     # Key of the HMAC that support and VIP codes are stored under; empty: var/secret_key.
@@ -95,6 +100,8 @@ _ENV_NAMES = {
     "torch_threads": "TORCH_THREADS",
     "query_precision": "QUERY_PRECISION",
     "max_query_chars": "MAX_QUERY_CHARS",
+    "judge_model": "JUDGE_MODEL",
+    "judge_top": "JUDGE_TOP",
     "database_url": "DATABASE_URL",
     "secret_key": "SECRET_KEY",
     "tracker_store_url": "TRACKER_STORE_URL",
@@ -146,6 +153,9 @@ def load_settings() -> Settings:
         torch_threads=int(_env("TORCH_THREADS", "1")),
         query_precision=_env("QUERY_PRECISION", "auto").strip().lower(),
         max_query_chars=int(_env("MAX_QUERY_CHARS", "2000")),
+        # Empty means: no judge; the search ranks and decides without it.
+        judge_model=_env("JUDGE_MODEL", "").strip(),
+        judge_top=int(_env("JUDGE_TOP", "3")),
         database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'helpdesk.db'}"),
         secret_key=_env("SECRET_KEY", ""),
         tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{data_dir / 'rasa-tracker.db'}"),

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,7 +26,7 @@ from retrieval.actions import action_conflict
 from retrieval.index_store import SearchIndex
 from retrieval.ranking import ArticleHit
 from retrieval.synonyms import SynonymIndex
-from retrieval.text import STOPWORDS, char_ngrams, fold, stems, words
+from retrieval.text import STOPWORDS, char_ngrams, clean, fold, stems
 
 LANGS = ("de", "en", "fr")
 # Everyday words (Zipf frequency >= this) carry no topic; rarer ones weigh more, up to
@@ -70,19 +71,23 @@ def _zipf(word: str, lang: str) -> float:
     return zipf_frequency(word, lang)
 
 
+_TOKEN = re.compile(r"[^\W_]+")  # French elisions (l'adresse) split
+
+
 def salient_words(text: str, synonyms: SynonymIndex) -> list[SalientWord]:
-    folded = fold(text)
-    tokens = [w for w in words(folded) if "-" not in w]
+    # Frequencies are looked up as written ("nächste"), matching is done folded ("nachste").
+    tokens = [t for t in _TOKEN.findall(clean(text).casefold()) if not t.isdigit()]
     lang = language(tokens)
-    groups = synonyms.groups_by_stem(folded)
+    groups = synonyms.groups_by_stem(fold(text))
     found: dict[str, SalientWord] = {}
-    for word in tokens:
-        if word in STOPWORDS or len(word) < MIN_WORD_CHARS or word.isdigit():
+    for token in tokens:
+        word = fold(token)
+        if word in STOPWORDS or len(word) < MIN_WORD_CHARS:
             continue
-        weight = min(MAX_WEIGHT, max(0.0, COMMON_ZIPF - _zipf(word, lang)))
+        weight = min(MAX_WEIGHT, max(0.0, COMMON_ZIPF - _zipf(token, lang)))
         if weight <= 0:
             continue
-        stem = stems(word)[0] if stems(word) else word
+        stem = (stems(word) or [word])[0]
         if stem not in found:
             found[stem] = SalientWord(word, stem, weight, tuple(groups.get(stem, ())))
     return list(found.values())
@@ -116,6 +121,12 @@ def coverage(
     lost = sum(w.weight for w in missing)
     missing.sort(key=lambda w: -w.weight)
     return (total - lost) / total, tuple(w.word for w in missing)
+
+
+def guide_texts(index: SearchIndex, hit: ArticleHit, sections: int = 2) -> list[str]:
+    """What a judge model reads of a guide: its title and its best sections."""
+    info = index.articles[hit.article_id]
+    return [info.title, *(index.chunks[row].text for row in hit.rows[:sections])]
 
 
 def _has(vocabulary: dict[str, int], present: set[int], term: str) -> bool:

@@ -10,15 +10,16 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 
 from helpdesk.config import Settings, load_settings
 from kb.article import Article, ArticleError, read_article
 from kb.store import ArticleStore
 from retrieval import answer as answers
 from retrieval import confidence as conf
-from retrieval import corpus_cache, evidence
+from retrieval import corpus_cache
+from retrieval import evidence as evidences
 from retrieval.chunking import Chunk, chunk_article
 from retrieval.corpus import (
     ArticleInfo,
@@ -38,6 +39,7 @@ from retrieval.index_store import (
     save_index,
     vector_cache,
 )
+from retrieval.judge import Judge, load_judge
 from retrieval.ranking import AnalyzedQuery, ArticleHit, Mode, rank
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import clean
@@ -328,8 +330,23 @@ class Retriever:
             reasons=decision.reasons,
         )
 
+    @cached_property
+    def judge(self) -> Judge | None:
+        """The optional stronger model (``HELPDESK_JUDGE_MODEL``); None when not set."""
+        return load_judge(self.settings)
+
+    def evidence(
+        self, index: SearchIndex, query: str, hits: list[ArticleHit]
+    ) -> list[evidences.Evidence]:
+        found = evidences.gather(index, query, hits, self.synonyms, self.thresholds)
+        if self.judge is None or not found:
+            return found
+        top = hits[: max(1, self.settings.judge_top)]
+        scores = self.judge.scores(query, [evidences.guide_texts(index, h) for h in top])
+        return [replace(e, judge=scores[i]) if i < len(scores) else e for i, e in enumerate(found)]
+
     def _decide(self, index: SearchIndex, query: str, hits: list[ArticleHit]) -> Decision:
-        return decide(evidence.gather(index, query, hits, self.synonyms, self.thresholds))
+        return decide(self.evidence(index, query, hits))
 
     def answer(self, raw_query: str, article_id: int | None = None) -> answers.Answer:
         """The answer to a question; with ``article_id``, from that guide (the customer

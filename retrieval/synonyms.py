@@ -82,7 +82,8 @@ class SynonymIndex:
         """For each stem of the text that is part of a listed phrase, the groups it names."""
         if self.pattern is None:
             return {}
-        stemmed = " ".join(stems(folded.replace("-", " ")))
+        # Apostrophes split too: French elisions ("l'adresse de facturation") name a group.
+        stemmed = " ".join(stems(re.sub(r"[-'’]", " ", folded)))
         found: dict[str, list[int]] = {}
         for match in self.pattern.finditer(stemmed):
             phrase = re.sub(r"\s+", " ", match.group(0))

@@ -25,14 +25,16 @@ MAX_CHOICES = 3
 
 @dataclass(frozen=True)
 class Policy:
-    """Thresholds of the decision, tuned on the dev split by ``bench/tune_verdict.py``."""
+    """Thresholds of the decision, tuned on the dev split by ``bench/verdicts.py --tune``."""
 
-    answer_confidence: float = 0.5  # confidence() at or above: may be an answer
-    clarify_confidence: float = 0.05  # below: not covered, whatever else
-    min_coverage: float = 0.6  # share of the question's salient words found in the guide
-    min_margin: float = 0.0  # top article's score minus the second's
+    answer_confidence: float = 0.7  # confidence() at or above: may be an answer
+    clarify_confidence: float = 0.1  # below: not covered, whatever else
+    min_coverage: float = 0.4  # share of the question's salient words found in the guide
+    min_margin: float = 0.01  # top article's score minus the second's
     choice_gap: float = 0.06  # a further guide is offered if its score is this close
     choice_confidence: float = 0.05  # … and its own confidence at least this
+    # With a judge model: its best guide must be the ranking's, by at least this cosine.
+    judge_min_gap: float = 0.0
 
 
 DEFAULT_POLICY = Policy()
@@ -65,6 +67,11 @@ def decide(evidence: list[Evidence], policy: Policy = DEFAULT_POLICY) -> Decisio
         reasons.append("opposite action: " + top.action_conflict)
     if top.margin < policy.min_margin:
         reasons.append("second guide as close")
+    judged = [e for e in evidence if e.judge is not None]
+    if judged and top.judge is not None:
+        rivals = [e.judge for e in judged if e is not top]
+        if rivals and top.judge - max(rivals) <= policy.judge_min_gap:
+            reasons.append("the judge model prefers another guide or none clearly")
     if not reasons:
         return Decision(ANSWER)
     choices = [

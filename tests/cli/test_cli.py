@@ -14,7 +14,7 @@ from retrieval.confidence import Thresholds
 from retrieval.service import Retriever
 from tests.fakes import FakeEmbedder
 
-CONTRACT_KEYS = {"query", "answerable", "took_ms", "results"}
+CONTRACT_KEYS = {"query", "answerable", "verdict", "choices", "took_ms", "results"}
 RESULT_KEYS = {"article_id", "title", "section", "score", "path", "snippet"}
 
 
@@ -37,6 +37,10 @@ def test_search_json_contract(fake_retriever, capsys) -> None:
     assert set(data) == CONTRACT_KEYS
     assert data["query"] == "Rechnungsadresse hinzufügen"
     assert isinstance(data["answerable"], bool) and isinstance(data["took_ms"], float)
+    assert data["verdict"] in {"answer", "clarify", "not_covered"}
+    assert data["answerable"] is (data["verdict"] == "answer")
+    assert isinstance(data["choices"], list) and all(isinstance(i, int) for i in data["choices"])
+    assert data["choices"] == [] or data["verdict"] == "clarify"
     assert len(data["results"]) == 3
     first = data["results"][0]
     assert set(first) == RESULT_KEYS
@@ -64,6 +68,7 @@ def test_search_stdin_one_json_object_per_line(fake_retriever, capsys, monkeypat
         assert set(obj) >= CONTRACT_KEYS
     assert objects[0]["results"][0]["article_id"] == 3
     assert objects[1]["results"] == [] and objects[1]["answerable"] is False and objects[1]["error"]
+    assert objects[1]["verdict"] == "not_covered" and objects[1]["choices"] == []
     assert "\ufffd" in objects[2]["query"]
     assert objects[4]["results"]
 

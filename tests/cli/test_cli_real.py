@@ -47,14 +47,15 @@ def test_search_json_stdin_survives_bad_input(real_settings, real_retriever) -> 
     objects = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert len(objects) == len(lines)
     for obj in objects:
-        assert {"query", "answerable", "took_ms", "results"} <= obj.keys()
+        assert {"query", "answerable", "verdict", "choices", "took_ms", "results"} <= obj.keys()
         for hit in obj["results"]:
             assert set(hit) == {"article_id", "title", "section", "score", "path", "snippet"}
             assert (REPO_ROOT / hit["path"]).exists() or hit["path"].startswith("kb/")
     assert objects[0]["results"][0]["article_id"] == 6 and objects[0]["answerable"]
     assert objects[1]["error"] and objects[1]["results"] == []
     assert objects[3]["results"][0]["article_id"] == 1
-    assert objects[5]["answerable"] is False
+    assert objects[5]["answerable"] is False and objects[5]["verdict"] != "answer"
+    assert objects[0]["verdict"] == "answer"
     assert all(obj["took_ms"] > 0 for obj in objects if obj["results"])
 
 
