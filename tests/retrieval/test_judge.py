@@ -262,3 +262,22 @@ def test_judge_gap() -> None:
     assert judge_gap([0.7]) == 0.0
     assert judge_gap([0.5, 0.8, 0.6]) == pytest.approx(0.2)
     assert judge_gap([0.4, 0.4]) == 0.0
+
+
+def test_search_feeds_the_judges_scores_into_the_verdict(settings, model_dir: Path) -> None:
+    from retrieval.service import Retriever
+    from tests.fakes import FakeEmbedder
+
+    judged = Retriever(
+        dataclasses.replace(settings, judge_model=str(model_dir), judge_top=2),
+        embedder=FakeEmbedder(),
+    )
+    query = "Rechnungsadresse hinzufügen"
+    index, hits = judged._ranked(query, 5, "hybrid")
+    evidence = judged.evidence(index, query, hits)
+    assert [e.judge is not None for e in evidence] == [True, True, False, False, False]
+    assert all(-1.0 <= e.judge <= 1.0 for e in evidence[:2])
+    plain = Retriever(settings, embedder=FakeEmbedder())
+    assert plain.judge is None
+    assert all(e.judge is None for e in plain.evidence(index, query, hits))
+    assert judged.search(query).verdict in {"answer", "clarify", "not_covered"}
