@@ -141,19 +141,19 @@ GRID = {
 
 
 def tune(cases: Sequence[Case], base: Policy = DEFAULT_POLICY) -> tuple[Policy, Rates]:
-    """On dev: fewest near-domain answers while covered and off-topic targets hold (with a
-    margin of two points on the answer rate); ties go to more right answers."""
+    """On dev: most right answers while near-domain answers stay a point below their target
+    and off-topic refusals at theirs; ties go to more right guides answered or offered.
+    (The covered-answer target cannot be met together with the near-domain one on dev: the
+    near-domain limit is kept, covered questions not answered are mostly asked about.)"""
     best: tuple[tuple, Policy, Rates] | None = None
     names = list(GRID)
     for values in itertools.product(*(GRID[n] for n in names)):
         policy = replace(base, **dict(zip(names, values, strict=True)))
         r = rates(cases, policy_decisions(cases, policy))
         feasible = (
-            r.answer_right >= TARGETS["answer_right"] + 0.02
-            and r.answer_or_choice >= TARGETS["answer_or_choice"]
-            and r.refused >= TARGETS["refused"]
+            r.near_answered <= TARGETS["near_answered"] - 0.01 and r.refused >= TARGETS["refused"]
         )
-        key = (feasible, -r.near_answered, r.answer_right, r.answer_or_choice, r.refused)
+        key = (feasible, r.answer_right, r.answer_or_choice, -r.near_answered)
         if best is None or key > best[0]:
             best = (key, policy, r)
     assert best is not None

@@ -86,6 +86,29 @@ UNSUBSCRIBE = _action(
     r"desinscri",
 )
 
+DOWNLOAD = _action(
+    "herunterladen", r"herunterlad", r"heruntergelad", r"runterlad", r"download", r"telecharg"
+)
+CANCEL = _action("kündigen", r"kundig", r"gekundigt", r"cancel", r"resili")
+RESET = _action("zurücksetzen", r"zurucksetz", r"zuruckgesetzt", r"reset", r"reinitialis")
+INVITE = _action("einladen", r"einlad", r"eingeladen", r"invit")
+SWITCH = _action("wechseln", r"wechsel", r"wechsl", r"gewechselt", r"switch")
+CHANGE = _action(
+    "ändern",
+    r"ander",
+    r"geandert",
+    r"anpass",
+    r"angepasst",
+    r"bearbeit",
+    r"aktualisier",
+    r"verwalt",
+    r"chang",
+    r"modif",
+    r"updat",
+    r"manag",
+    r"ger(?:er|ez)\b",
+)
+
 OPPOSITES: tuple[tuple[Action, Action], ...] = (
     (ENABLE, DISABLE),
     (ADD, REMOVE),
@@ -103,9 +126,44 @@ def _mentions(action: Action, folded: str) -> bool:
     return bool(action.pattern.search(folded))
 
 
+# Actions a guide's title names as its purpose. "ändern"/"verwalten" are broad: a guide
+# that changes or manages something may answer any specific action on it.
+SPECIFIC: tuple[Action, ...] = (
+    *(a for pair in OPPOSITES for a in pair),
+    DOWNLOAD,
+    CANCEL,
+    RESET,
+    INVITE,
+    SWITCH,
+)
+BROAD = (CHANGE,)
+
+
 def actions_in(text: str) -> set[str]:
     folded = fold(text)
     return {a.name for pair in OPPOSITES for a in pair if _mentions(a, folded)}
+
+
+def specific_actions_in(text: str) -> set[str]:
+    folded = fold(text)
+    return {a.name for a in SPECIFIC if _mentions(a, folded)}
+
+
+def action_mismatch(question: str, title: str) -> str:
+    """ "" unless the question asks for a specific action and the guide's title names only
+    other specific ones ("Organisation löschen" against "Organisation wechseln oder
+    verlassen"). A title naming a broad action ("… verwalten", "… ändern") or none at all
+    does not count against any question."""
+    asked = specific_actions_in(question)
+    if not asked:
+        return ""
+    folded_title = fold(title)
+    if any(_mentions(a, folded_title) for a in BROAD):
+        return ""
+    purpose = specific_actions_in(title)
+    if not purpose or asked & purpose:
+        return ""
+    return f"{', '.join(sorted(asked))} ≠ {', '.join(sorted(purpose))}"
 
 
 def action_conflict(question: str, title: str, headings: list[str]) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from wordfreq import zipf_frequency
 
 from retrieval import confidence as conf
-from retrieval.actions import action_conflict
+from retrieval.actions import action_conflict, action_mismatch
 from retrieval.index_store import SearchIndex
 from retrieval.ranking import ArticleHit
 from retrieval.synonyms import SynonymIndex
@@ -47,6 +47,7 @@ class Evidence:
     missing: tuple[str, ...]  # salient words not found, most salient first
     action_conflict: str  # "" or what conflicts, e.g. "aktivieren ≠ deaktivieren"
     margin: float  # this guide's score minus the next one's (the last: its own score)
+    action_mismatch: str = ""  # the question's action is not the one the title names
     judge: float | None = None  # the optional judge model's say (see retrieval.judge)
 
 
@@ -159,6 +160,7 @@ def gather(
                 coverage=share,
                 missing=missing,
                 action_conflict=action_conflict(query, info.title, headings),
+                action_mismatch=action_mismatch(query, info.title),
                 margin=float(scores[i] - scores[i + 1]) if i + 1 < len(hits) else hit.score,
             )
         )

@@ -27,7 +27,7 @@ MAX_CHOICES = 3
 class Policy:
     """Thresholds of the decision, tuned on the dev split by ``bench/verdicts.py --tune``."""
 
-    answer_confidence: float = 0.7  # confidence() at or above: may be an answer
+    answer_confidence: float = 0.6  # confidence() at or above: may be an answer
     clarify_confidence: float = 0.1  # below: not covered, whatever else
     min_coverage: float = 0.4  # share of the question's salient words found in the guide
     min_margin: float = 0.01  # top article's score minus the second's
@@ -65,6 +65,8 @@ def decide(evidence: list[Evidence], policy: Policy = DEFAULT_POLICY) -> Decisio
         reasons.append("salient words missing: " + ", ".join(top.missing))
     if top.action_conflict:
         reasons.append("opposite action: " + top.action_conflict)
+    elif top.action_mismatch:
+        reasons.append("another action: " + top.action_mismatch)
     if top.margin < policy.min_margin:
         reasons.append("second guide as close")
     judged = [e for e in evidence if e.judge is not None]

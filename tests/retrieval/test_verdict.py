@@ -117,3 +117,20 @@ def test_rare_words_are_salient_and_everyday_words_are_not() -> None:
 def test_french_elisions_name_the_synonym_group() -> None:
     words = salient_words("comment changer l'adresse de facturation", SYNONYMS)
     assert any(w.word == "facturation" and w.synonym_groups for w in words)
+
+
+def test_another_specific_action_than_the_titles_is_a_mismatch() -> None:
+    from retrieval.actions import action_mismatch
+
+    leave = "Organisation wechseln oder verlassen"
+    assert action_mismatch("Wie lösche ich eine ganze Organisation?", leave) != ""
+    assert action_mismatch("Wie verlasse ich eine Organisation?", leave) == ""
+    assert action_mismatch("Wie finde ich meine Organisation?", leave) == ""  # no action asked
+    # A title that manages or changes something may answer any action on it.
+    assert action_mismatch("Newsletter abbestellen", "Newsletter-Abonnement verwalten") == ""
+
+
+def test_a_mismatch_asks_but_still_offers_the_guide() -> None:
+    decision = decide([_ev(1, action_mismatch="löschen ≠ verlassen"), _ev(2, score=2.99)])
+    assert decision.verdict == CLARIFY and decision.choices[:2] == [1, 2]
+    assert any(r.startswith("another action") for r in decision.reasons)
