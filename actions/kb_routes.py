@@ -3,6 +3,11 @@ app (suggestions, editor re-indexing, limited service) asks here instead of load
 
 Every route needs the installation's KB token: other local users must not re-index or
 probe the KB. Searches run in a worker thread so the event loop keeps serving actions.
+
+The editors' "uncovered questions" loop (retrieval/preview.py, retrieval/clusters.py):
+``/kb/rescore`` (search's verdict now for stored questions), ``/kb/cluster`` (questions
+grouped by topic), ``/kb/preview`` (what a draft article would change, on a private copy of
+the index) and ``/kb/reload-scope`` (kb/out_of_scope.yml in effect without a restart).
 """
 
 from __future__ import annotations
@@ -11,17 +16,69 @@ import asyncio
 import hmac
 from typing import Any
 
+import numpy as np
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from retrieval.service import QueryError, Retriever
+from kb.article import LANGUAGES
+from retrieval.clusters import cluster_questions, generic_center
+from retrieval.preview import ScopeError, preview, reload_scope, rescore
+from retrieval.service import QueryError, Retriever, prepare_query
 
 MAX_K = 10
 MAX_REINDEX = 100
+# The editors' "uncovered questions" routes: at most this many questions per request, each
+# at most MAX_QUESTION_CHARS long (longer ones are refused, not cut: they are stored texts).
+MAX_RESCORE = 500
+MAX_CLUSTER = 2000
+MAX_PREVIEW = 500
+MAX_QUESTION_CHARS = 10_000
+MAX_TITLE_CHARS = 300
+MAX_MARKDOWN_CHARS = 200_000
+# Questions are encoded for clustering in slices: the embedder's query cache (2,048) must
+# hold a whole call's texts.
+ENCODE_SLICE = 256
 
 
 def _error(message: str, status: int) -> HTTPResponse:
     return json({"error": message}, status=status)
+
+
+def _questions(value: Any, name: str, low: int, high: int) -> tuple[list[str] | None, str]:
+    """``value`` as a list of ``low``..``high`` strings, or None and the error message."""
+    if (
+        not isinstance(value, list)
+        or not low <= len(value) <= high
+        or not all(isinstance(q, str) for q in value)
+    ):
+        return None, f"{name} must be a list of {low}..{high} strings"
+    for i, question in enumerate(value):
+        if len(question) > MAX_QUESTION_CHARS:
+            return None, f"{name}[{i}] is longer than {MAX_QUESTION_CHARS} characters"
+    return value, ""
+
+
+def _draft(value: Any) -> tuple[dict[str, Any] | None, str]:
+    """The draft article of a preview, or None and the error message."""
+    expected = "article must be {id: int|null, title: str, markdown: str, lang: str}"
+    if not isinstance(value, dict):
+        return None, expected
+    article_id, title = value.get("id"), value.get("title")
+    markdown, lang = value.get("markdown"), value.get("lang")
+    if article_id is not None and (
+        not isinstance(article_id, int) or isinstance(article_id, bool) or article_id < 1
+    ):
+        return None, "article.id must be a positive integer or null"
+    if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_CHARS:
+        return (
+            None,
+            f"article.title must be a non-empty string of at most {MAX_TITLE_CHARS} characters",
+        )
+    if not isinstance(markdown, str) or len(markdown) > MAX_MARKDOWN_CHARS:
+        return None, f"article.markdown must be a string of at most {MAX_MARKDOWN_CHARS} characters"
+    if lang not in LANGUAGES:
+        return None, f"article.lang must be one of {', '.join(LANGUAGES)}"
+    return {"id": article_id, "title": title, "markdown": markdown, "lang": lang}, ""
 
 
 def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
@@ -98,5 +155,77 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
         return json(
             {"chunks": report.chunks, "articles": report.articles, "took_ms": report.took_ms}
         )
+
+    def clusters(questions: list[str]) -> list[dict[str, Any]]:
+        limit = retriever.settings.max_query_chars
+        texts = [prepare_query(q, limit) for q in questions]
+        vectors = np.concatenate(
+            [
+                retriever.embedder.encode_queries(texts[start : start + ENCODE_SLICE])
+                for start in range(0, len(texts), ENCODE_SLICE)
+            ]
+        )
+        center = generic_center(retriever.index)
+        return [c.to_dict() for c in cluster_questions(vectors, questions, center=center)]
+
+    @bp.post("/rescore")
+    async def rescore_route(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        data = body(request)
+        if data is None:
+            return _error("expected JSON {queries: [str, …]}", 400)
+        queries, problem = _questions(data.get("queries"), "queries", 1, MAX_RESCORE)
+        if queries is None:
+            return _error(problem, 400)
+        results = await asyncio.to_thread(rescore, retriever, queries)
+        return json({"results": results})
+
+    @bp.post("/cluster")
+    async def cluster_route(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        data = body(request)
+        if data is None:
+            return _error("expected JSON {questions: [str, …]}", 400)
+        questions, problem = _questions(data.get("questions"), "questions", 1, MAX_CLUSTER)
+        if questions is None:
+            return _error(problem, 400)
+        for i, question in enumerate(questions):
+            if not question.strip():
+                return _error(f"questions[{i}] is empty", 400)
+        try:
+            found = await asyncio.to_thread(clusters, questions)
+        except QueryError as exc:
+            return _error(str(exc), 400)
+        return json({"clusters": found})
+
+    @bp.post("/preview")
+    async def preview_route(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        data = body(request)
+        if data is None:
+            return _error("expected JSON {article: {…}, queries: [str, …]}", 400)
+        draft, problem = _draft(data.get("article"))
+        if draft is None:
+            return _error(problem, 400)
+        queries, problem = _questions(data.get("queries"), "queries", 0, MAX_PREVIEW)
+        if queries is None:
+            return _error(problem, 400)
+        results = await asyncio.to_thread(preview, retriever, draft, queries)
+        return json({"results": results})
+
+    @bp.post("/reload-scope")
+    async def reload_scope_route(request: Request) -> HTTPResponse:
+        if not authorized(request):
+            return _error("unauthorized", 401)
+        if request.body and body(request) is None:
+            return _error("expected JSON {}", 400)
+        try:
+            topics = await asyncio.to_thread(reload_scope, retriever)
+        except ScopeError as exc:
+            return _error(str(exc), 400)
+        return json({"topics": topics})
 
     return bp

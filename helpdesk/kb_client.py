@@ -70,3 +70,25 @@ class KbClient:
     def reindex(self, article_ids: list[int]) -> dict:
         # Encoding a long article can take a few seconds on two busy cores.
         return self._post("/kb/reindex", {"article_ids": article_ids}, timeout=120)
+
+    # The editors' "uncovered questions" loop; each encodes many texts, hence the timeouts.
+
+    def rescore(self, queries: list[str]) -> dict:
+        """``{"results": [{query, verdict, article_id, title, choices, confidence}]}``:
+        search's verdict now; ``article_id``/``title`` only for the verdict "answer"."""
+        return self._post("/kb/rescore", {"queries": queries}, timeout=120)
+
+    def cluster(self, questions: list[str]) -> dict:
+        """``{"clusters": [{label, terms, members}]}``, biggest first; ``members`` are indices
+        into ``questions``, the most central (the label) first."""
+        return self._post("/kb/cluster", {"questions": questions}, timeout=120)
+
+    def preview(self, article: dict, queries: list[str]) -> dict:
+        """What publishing ``article`` (``{id|None, title, markdown, lang}``) would change:
+        ``{"results": [{query, before: {verdict, article_id}, after: {…}, changed}]}``.
+        A draft without an id appears as article id 0 in ``after``."""
+        return self._post("/kb/preview", {"article": article, "queries": queries}, timeout=120)
+
+    def reload_scope(self) -> dict:
+        """Re-read kb/out_of_scope.yml into search: ``{"topics": n}``."""
+        return self._post("/kb/reload-scope", {}, timeout=120)

@@ -243,6 +243,18 @@ class Retriever:
         if preload is not None:
             preload()
 
+    def reload_background(self) -> IndexReport:
+        """Read the questions not to answer again (the editors' ``out_of_scope.yml``) and
+        rebuild with them: only new ones are encoded. A failed rebuild keeps the old list."""
+        with self._lock:
+            previous = self.background
+            self.background = load_background(self.store)
+            try:
+                return self.rebuild()
+            except Exception:
+                self.background = previous
+                raise
+
     def rebuild(self) -> IndexReport:
         """Build from the KB files, reusing stored vectors of unchanged chunks."""
         with self._lock:
@@ -314,7 +326,7 @@ class Retriever:
                 Result(hit.article_id, info.title, chunk.section, hit.score, info.path, snippet)
             )
         if mode == "hybrid":
-            decision = self._decide(index, query, hits)
+            decision = self.verdict_for(index, query, hits)
         else:  # the single-method modes exist for the benchmark: a two-way decision
             ok = conf.answerable(top, mode, self.thresholds)
             decision = Decision(ANSWER if ok else NOT_COVERED)
@@ -345,7 +357,7 @@ class Retriever:
         scores = self.judge.scores(query, [evidences.guide_texts(index, h) for h in top])
         return [replace(e, judge=scores[i]) if i < len(scores) else e for i, e in enumerate(found)]
 
-    def _decide(self, index: SearchIndex, query: str, hits: list[ArticleHit]) -> Decision:
+    def verdict_for(self, index: SearchIndex, query: str, hits: list[ArticleHit]) -> Decision:
         return decide(self.evidence(index, query, hits))
 
     def answer(self, raw_query: str, article_id: int | None = None) -> answers.Answer:
@@ -357,7 +369,7 @@ class Retriever:
         index, hits = self._ranked(query, CANDIDATES_FOR_CHOICES, "hybrid")
         top = hits[0] if hits else None
         confidence = conf.confidence(top, self.thresholds)
-        decision = self._decide(index, query, hits)
+        decision = self.verdict_for(index, query, hits)
         if top is None or not decision.answerable:
             titles = [answers.Choice(i, index.articles[i].title) for i in decision.choices]
             return answers.Answer(

@@ -1,0 +1,205 @@
+"""The KB editors' "uncovered questions" loop: what search says now about stored questions,
+what a draft article would change before it is published, and the out-of-scope list
+reloaded without a restart (served by actions/kb_routes.py).
+
+Verdicts come from the same code as :meth:`Retriever.search` (ranking, evidence, decision),
+run on an index passed in: the live one, or a private copy with the draft in it. The copy
+takes every vector it can from the live index, so only the draft's own units are encoded,
+and nothing of it is saved or shared: the live index and the files on disk stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import yaml
+
+from kb.article import Article
+from kb.store import ArticleStore
+from retrieval import confidence as conf
+from retrieval.chunking import chunk_article
+from retrieval.corpus import ArticleInfo
+from retrieval.index_store import SearchIndex, build_index, vector_cache
+from retrieval.ranking import AnalyzedQuery, rank
+from retrieval.service import CANDIDATES_FOR_CHOICES, QueryError, Retriever, prepare_query
+from retrieval.units import make_units
+from retrieval.verdict import ANSWER, NOT_COVERED, Verdict
+
+# A draft that has no id yet is previewed under this one (real ids start at 1).
+DRAFT_ID = 0
+SCOPE_FILE = "out_of_scope.yml"
+
+
+class ScopeError(ValueError):
+    """The out-of-scope list cannot be read; the message is meant for the editor."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict = NOT_COVERED
+    article_id: int | None = None  # the answering guide (verdict "answer" only)
+    title: str = ""
+    choices: list[int] = field(default_factory=list)
+    confidence: float = 0.0
+
+    def brief(self) -> dict:
+        return {"verdict": self.verdict, "article_id": self.article_id}
+
+
+def rescore(retriever: Retriever, queries: list[str]) -> list[dict]:
+    """Search's verdict now for each question: ``{"query", "verdict", "article_id", "title",
+    "choices", "confidence"}``; an empty or invalid question is "not_covered"."""
+    index = retriever.index
+    results = []
+    for query in queries:
+        found = _outcome(retriever, index, *_prepared(retriever, query))
+        results.append(
+            {
+                "query": _shown(query),
+                "verdict": found.verdict,
+                "article_id": found.article_id,
+                "title": found.title,
+                "choices": list(found.choices),
+                "confidence": round(found.confidence, 4),
+            }
+        )
+    return results
+
+
+def preview(retriever: Retriever, draft: dict, queries: list[str]) -> list[dict]:
+    """What would change for each question if ``draft`` were published: ``{"query",
+    "before": {"verdict", "article_id"}, "after": {…}, "changed"}``.
+
+    ``draft``: ``{"id": int | None, "title", "markdown" (the body), "lang"}``; with the id of
+    an existing article it replaces that article, without one it is added as DRAFT_ID."""
+    live = retriever.index
+    trial = index_with_draft(retriever, live, draft_article(draft, live)) if queries else live
+    results = []
+    for query in queries:
+        prepared, vector = _prepared(retriever, query)
+        before = _outcome(retriever, live, prepared, vector)
+        after = _outcome(retriever, trial, prepared, vector)
+        results.append(
+            {
+                "query": _shown(query),
+                "before": before.brief(),
+                "after": after.brief(),
+                "changed": before.brief() != after.brief(),
+            }
+        )
+    return results
+
+
+def draft_article(draft: dict, live: SearchIndex) -> Article:
+    """The draft as a published article; an existing article's category carries over."""
+    raw_id = draft.get("id")
+    article_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else DRAFT_ID
+    known = live.articles.get(article_id)
+    return Article(
+        id=article_id,
+        title=str(draft.get("title") or "").strip(),
+        lang=str(draft.get("lang") or "de"),
+        category=known.category if known else "",
+        body=str(draft.get("markdown") or ""),
+        status="published",
+    )
+
+
+def index_with_draft(retriever: Retriever, live: SearchIndex, draft: Article) -> SearchIndex:
+    """A private index: the live one with ``draft`` added or in place of its namesake."""
+    chunks = [c for c in live.chunks if c.article_id != draft.id]
+    chunks.extend(chunk_article(draft))
+    chunks.sort(key=lambda c: (c.article_id, c.position))
+    infos = {i: info for i, info in live.articles.items() if i != draft.id}
+    known = live.articles.get(draft.id)
+    infos[draft.id] = ArticleInfo(
+        draft.id, draft.title, known.path if known else "", draft.lang, draft.category
+    )
+    # The live index's own background, whatever the list says by now.
+    background = live.units.texts[live.units.n_searchable :]
+    units = make_units(chunks, background)
+    return build_index(
+        chunks,
+        units,
+        dict(sorted(infos.items())),
+        retriever.embedder,
+        retriever.synonyms,
+        f"preview:{live.fingerprint}",
+        cache=vector_cache(live),
+        previous=live,
+        changed={draft.id},
+        ann_threshold=retriever.settings.ann_threshold,
+    )
+
+
+def scope_topics(store: ArticleStore) -> list[str]:
+    """The editors' out-of-scope topics; ScopeError if the file cannot be read as a list."""
+    path = store.kb_dir / SCOPE_FILE
+    if not path.exists():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScopeError(f"{SCOPE_FILE} lässt sich nicht lesen: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (Zeile {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScopeError(f"{SCOPE_FILE} ist kein gültiges YAML{where}: {problem}") from exc
+    topics = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(topics, list | None):
+        raise ScopeError(f"{SCOPE_FILE}: 'topics' muss eine Liste von Fragen sein.")
+    if any(isinstance(t, dict | list) for t in topics or []):
+        raise ScopeError(f"{SCOPE_FILE}: jedes Thema muss ein einfacher Text sein.")
+    return list(dict.fromkeys(str(t).strip() for t in topics or [] if str(t).strip()))
+
+
+def reload_scope(retriever: Retriever) -> int:
+    """Read the out-of-scope list again and rebuild the index with it (only new topics are
+    encoded); returns the number of topics. A broken file changes nothing (ScopeError)."""
+    topics = scope_topics(retriever.store)
+    retriever.reload_background()
+    return len(topics)
+
+
+# -- verdicts on a given index ---------------------------------------------------------------
+
+
+def _shown(query: object) -> str:
+    """The question as received (lone surrogates replaced), "" for a non-text."""
+    if not isinstance(query, str):
+        return ""
+    return query.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _prepared(retriever: Retriever, query: object) -> tuple[str | None, np.ndarray | None]:
+    """The cleaned question and its vector, as search encodes it; (None, None) if invalid."""
+    if not isinstance(query, str):
+        return None, None
+    try:
+        prepared = prepare_query(query, retriever.settings.max_query_chars)
+    except QueryError:
+        return None, None
+    vector = retriever.embedder.encode_queries([retriever.synonyms.expanded(prepared)])[0]
+    return prepared, vector
+
+
+def _outcome(
+    retriever: Retriever, index: SearchIndex, query: str | None, vector: np.ndarray | None
+) -> Outcome:
+    """Retriever.search's verdict for a prepared question, on ``index``."""
+    if query is None or vector is None:
+        return Outcome()
+    analyzed = AnalyzedQuery.of(query, retriever.synonyms)
+    hits = rank(index, analyzed, vector, CANDIDATES_FOR_CHOICES)
+    decision = retriever.verdict_for(index, query, hits)
+    top = hits[0] if hits else None
+    answered = decision.verdict == ANSWER and top is not None
+    return Outcome(
+        verdict=decision.verdict,
+        article_id=top.article_id if answered else None,
+        title=index.articles[top.article_id].title if answered else "",
+        choices=list(decision.choices),
+        confidence=conf.confidence(top, retriever.thresholds),
+    )
