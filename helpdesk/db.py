@@ -65,8 +65,10 @@ def init_db(engine: Engine) -> None:
     """Create every table that does not exist yet (existing ones are left as they are)."""
     # Tables defined outside helpdesk.models register on Base when imported.
     import helpdesk.conversations
+    import helpdesk.uncovered_drafts
     import helpdesk.users  # noqa: F401
-    import kb.revisions_model  # noqa: F401
+    import kb.revisions_model
+    import kb.scope  # noqa: F401
 
     Base.metadata.create_all(engine)
     add_missing_columns(engine)

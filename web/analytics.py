@@ -212,3 +212,7 @@ def export(name: str):
     )
     response.headers["Cache-Control"] = "no-store"  # customers' questions: not for caches
     return response
+
+
+# The views of uncovered questions add their routes (and their CSV) to this blueprint.
+from web import analytics_uncovered  # noqa: E402, F401

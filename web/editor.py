@@ -5,6 +5,7 @@ requests into calls and results into pages, and keeps the editor's input on ever
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,12 +14,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from helpdesk import uncovered_drafts
+from helpdesk.uncovered_drafts import UncoveredDraft
 from kb import revisions
 from kb.article import LANGUAGES
 from kb.article_input import LANGUAGE_NAMES, ArticleInput, categories
 from kb.revisions import Conflict, EditorError, Invalid, NotFound, WorkingCopy
 from kb.store import ArticleStore
-from web import search_hook, services
+from web import editor_impact, search_hook, services
 from web.auth import error_response, login_required
 from web.db import get_db
 from web.extensions import limiter
@@ -79,13 +82,39 @@ def _base() -> int:
         return -1  # no base: any existing revision is "newer", so nothing is overwritten
 
 
-def _after_save(saved: revisions.Saved, done: str) -> Any:
-    """Commit happened; update search, tell the editor, show the article again (PRG)."""
+def _after_save(saved: revisions.Saved, done: str, *, published: bool = False) -> Any:
+    """Commit happened; update search, tell the editor, show the article again (PRG).
+
+    An article drafted from customers' questions is measured right after publishing: how
+    many of those questions search now answers with it.
+    """
     warning = search_hook.reindex_article(saved.article.id) if saved.needs_reindex else None
     flash(done, "success")
     if warning:
         flash(warning, "warning")
+    if published and saved.article.published:
+        if warning and uncovered_drafts.for_article(get_db(), saved.article.id):
+            flash(editor_impact.RESCORE_LATER, "warning")
+        elif not warning:
+            for category, message in editor_impact.after_publish(get_db(), saved.article.id):
+                flash(message, category)
     return redirect(url_for("editor.edit", article_id=saved.article.id))
+
+
+def _for_publishing(data: ArticleInput, action: str | None) -> ArticleInput:
+    """What is saved: a published text loses the customers' questions comment."""
+    if action != "publish" or not uncovered_drafts.has_questions(data.body):
+        return data
+    return dataclasses.replace(data, body=uncovered_drafts.strip_questions(data.body))
+
+
+def _cluster_from_form() -> UncoveredDraft | None:
+    """The topic of customers' questions the new-article form was opened for, if any."""
+    try:
+        draft_id = int(request.form.get("cluster_id") or request.args.get("cluster") or "")
+    except ValueError:
+        return None
+    return get_db().get(UncoveredDraft, draft_id)
 
 
 EXPIRED = (
@@ -100,14 +129,14 @@ def _form_expired(_error: CSRFError):
     Still logged in, the editor gets the form back with a fresh token and the same base
     revision (so saving again still detects a conflict); logged out, a page to copy it from.
     """
-    if request.endpoint not in ("editor.new", "editor.save"):
+    if request.endpoint not in ("editor.new", "editor.save", "editor.impact_new", "editor.impact"):
         return error_response(400)
     data = _input()
     if not (current_user.is_authenticated and current_user.can("editor")):
         return render_template("editor/expired.html", data=data), 400
     flash(EXPIRED, "error")
-    if request.endpoint == "editor.new":
-        return _form(data, status=400)
+    if request.endpoint in ("editor.new", "editor.impact_new"):
+        return _form(data, cluster=_cluster_from_form(), status=400)
     with _lock():
         try:
             copy = revisions.working_copy(get_db(), _store(), request.view_args["article_id"])
@@ -163,6 +192,8 @@ def _form(
     base: int = 0,
     errors: dict[str, list[str]] | None = None,
     conflict: dict[str, Any] | None = None,
+    cluster: UncoveredDraft | None = None,
+    impact: editor_impact.Preview | None = None,
     status: int = 200,
 ):
     options = _categories()
@@ -171,6 +202,10 @@ def _form(
     article_url = None
     if copy is not None and copy.live:
         article_url = services.settings().article_url(copy.file.id)
+    # Customers' questions this article was drafted for (a new one: from the topics view).
+    origins = [cluster] if cluster is not None and copy is None else []
+    if copy is not None:
+        origins = uncovered_drafts.for_article(get_db(), copy.file.id)
     return render_template(
         "editor/edit.html",
         data=data,
@@ -183,27 +218,36 @@ def _form(
         article_url=article_url,
         # Sanitized by render_markdown (nh3 allowlist), so the template may mark it safe.
         preview_html=render_markdown(data.body),
+        cluster=cluster if copy is None else None,
+        origins=origins,
+        impact=impact,
+        impact_message=uncovered_drafts.impact_message,
     ), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required("editor")
 def new():
+    cluster = _cluster_from_form()
     if request.method == "GET":
         lang = request.args.get("lang", "de")
-        return _form(ArticleInput(lang=lang if lang in LANGUAGES else "de"))
+        data = ArticleInput(lang=lang if lang in LANGUAGES else "de")
+        if cluster is not None:  # "Artikel entwerfen" on a topic of uncovered questions
+            data.title = uncovered_drafts.title_suggestion(cluster.label, cluster.terms)
+            data.body = uncovered_drafts.question_comment(cluster)
+        return _form(data, cluster=cluster)
     data = _input()
     action = request.form.get("action")
     if action not in ("draft", "publish"):
         flash("Bitte speichern Sie als Entwurf oder veröffentlichen Sie.", "error")
-        return _form(data, status=400)
+        return _form(data, cluster=cluster, status=400)
     db = get_db()
     with _lock():
         try:
             saved = revisions.create(
                 db,
                 _store(),
-                data,
+                _for_publishing(data, action),
                 publish=action == "publish",
                 author_id=current_user.id,
                 allowed_categories=_categories(),
@@ -211,10 +255,12 @@ def new():
         except Invalid as exc:
             db.rollback()
             flash(str(exc), "error")
-            return _form(data, errors=exc.errors, status=422)
+            return _form(data, errors=exc.errors, cluster=cluster, status=422)
+        if cluster is not None:
+            uncovered_drafts.link(db, cluster, saved.article.id)
         db.commit()
     done = "Der Artikel wurde veröffentlicht." if action == "publish" else "Entwurf gespeichert."
-    return _after_save(saved, done)
+    return _after_save(saved, done, published=action == "publish")
 
 
 @bp.get("/articles/<int:article_id>")
@@ -253,7 +299,7 @@ def save(article_id: int):
                 db,
                 _store(),
                 article_id,
-                data,
+                _for_publishing(data, action),
                 base=base,
                 publish=action == "publish",
                 author_id=current_user.id,
@@ -273,7 +319,7 @@ def save(article_id: int):
         done = "Entwurf gespeichert."
     else:
         done = "Entwurf gespeichert. Kunden sehen weiterhin die veröffentlichte Fassung."
-    return _after_save(saved, done)
+    return _after_save(saved, done, published=action == "publish")
 
 
 def _conflict_page(exc: Conflict, data: ArticleInput, copy: WorkingCopy, article_id: int):
@@ -421,3 +467,34 @@ def preview():
     if not isinstance(body, str):
         return {"error": 'Erwartet wird JSON {"body": "…"}.'}, 400
     return {"html": render_markdown(body)}
+
+
+# -- impact on customers' questions ----------------------------------------------------------
+
+
+@bp.post("/impact")
+@login_required("editor")
+@limiter.limit("30/minute")
+def impact_new():
+    """The new-article form again, with the stored questions it would answer differently."""
+    data = _input()
+    cluster = _cluster_from_form()
+    drafts = [cluster] if cluster is not None else []
+    found = editor_impact.preview(get_db(), data, article_id=None, drafts=drafts)
+    return _form(data, cluster=cluster, impact=found)
+
+
+@bp.post("/articles/<int:article_id>/impact")
+@login_required("editor")
+@limiter.limit("30/minute")
+def impact(article_id: int):
+    """The edit form again (nothing saved), with what publishing it would change."""
+    db = get_db()
+    with _lock():
+        copy = _working_copy(article_id)
+        db.commit()
+    data = _input(copy.file.lang)
+    data.lang = copy.file.lang
+    drafts = uncovered_drafts.for_article(db, article_id)
+    found = editor_impact.preview(db, data, article_id=article_id, drafts=drafts)
+    return _form(data, copy=copy, base=_base(), impact=found)
