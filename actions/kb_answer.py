@@ -27,7 +27,9 @@ CONTEXT_MAX_CHARS = 300
 
 
 class KnowledgeBase(Protocol):
-    def answer(self, raw_query: str) -> Answer: ...
+    def answer(self, raw_query: str, article_id: int | None = None) -> Answer:
+        """The KB's answer; with ``article_id``, from that guide (the customer chose it)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions import clarify
 from actions.code_format import mask_codes
+from actions.feedback import record_choice
 from helpdesk.conversations import ChatMessage, Conversation
 from helpdesk.kb_client import KbQueryError, KbUnavailable
 from helpdesk.models import Handoff, utc_now
@@ -35,6 +37,7 @@ HANDOFF_WITHOUT_BOT = (
 )
 THANKS_WITHOUT_BOT = "Vielen Dank für Ihre Rückmeldung."
 HANDOFF_PAYLOAD = "/human_handoff"
+HANDOFF_BUTTON = {"title": "Mit einem Mitarbeiter sprechen", "payload": HANDOFF_PAYLOAD}
 # How many of the bot's latest messages count for "the bot offered this button".
 PAYLOAD_LOOKBACK = 20
 _LEADING_SLASHES = re.compile(r"^[\s/]+")
@@ -58,13 +61,15 @@ class Bot(Protocol):
 
 
 class Kb(Protocol):
-    def answer(self, query: str) -> dict: ...
+    def answer(self, query: str, article_id: int | None = None) -> dict: ...
 
 
 @dataclass
 class Channels:
     bot: Bot
     kb: Kb
+    # Where the guide pages are, for the limited service's link to the guide search.
+    public_url: str = ""
 
 
 def new_conversation(session: Session) -> Conversation:
@@ -110,7 +115,25 @@ def _reply_data(reply: dict) -> dict[str, Any]:
     for key in ("article", "confidence", "handoff"):
         if key in custom:
             data[key] = custom[key]
+    if custom.get("verdict") in (clarify.ANSWER, clarify.CLARIFY, clarify.NOT_COVERED):
+        data["verdict"] = custom["verdict"]
+    choices = _choices(custom.get("choices"))
+    if choices:
+        data["choices"] = choices
     return data
+
+
+def _choices(raw: object) -> list[dict[str, Any]]:
+    """The guides a clarifying question offered: ``[{"id", "title"}]``, whoever sent them."""
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for choice in raw:
+        if isinstance(choice, dict):
+            article_id = choice.get("id", choice.get("article_id"))
+            if isinstance(article_id, int) and not isinstance(article_id, bool):
+                out.append({"id": article_id, "title": str(choice.get("title") or "")})
+    return out
 
 
 def _bot_message(session: Session, conversation: Conversation, reply: dict) -> ChatMessage:
@@ -169,28 +192,137 @@ def _hand_off(session: Session, conversation: Conversation) -> None:
         conversation.customer_id = conversation.customer_id or handoff.customer_id
 
 
-def _limited_answer(session: Session, conversation: Conversation, text: str, kb: Kb):
-    """Rasa is down: answer from the KB directly, and say that service is limited."""
+def _limited_answer(session: Session, conversation: Conversation, text: str, channels: Channels):
+    """Rasa is down: answer from the KB directly, and say that service is limited. The KB's
+    verdict is the bot's: an answer, the guides to choose from, or that none covers it."""
     try:
-        answer = kb.answer(text)
+        answer = channels.kb.answer(text)
     except (KbUnavailable, KbQueryError):
         return [_add(session, conversation, "system", UNAVAILABLE, limited=True)]
     data: dict[str, Any] = {"limited": True, "confidence": answer.get("confidence")}
+    choices = _choices(answer.get("choices"))
     if answer.get("answerable") and answer.get("article_id") is not None:
         data["article"] = {"id": answer["article_id"], "title": answer.get("title", "")}
+        data["verdict"] = clarify.ANSWER
         body = f"{LIMITED_PREFIX}\n\n{answer.get('markdown', '')}"
+    elif answer.get("verdict") == clarify.CLARIFY and choices:
+        # The same buttons as the bot's; the question is kept here for the choice.
+        offered = [(c["id"], c["title"]) for c in choices]
+        data.update(
+            verdict=clarify.CLARIFY,
+            choices=choices,
+            buttons=clarify.buttons(offered),
+            query=mask_codes(text),
+        )
+        body = clarify.CLARIFY_QUESTION
     else:
-        body = f"{UNAVAILABLE} {answer.get('markdown', '')}".strip()
+        return [_not_covered(session, conversation, text, channels)]
     return [_add(session, conversation, "bot", body, **data)]
 
 
-def _limited_payload(session: Session, conversation: Conversation, payload: str):
+def _not_covered(
+    session: Session, conversation: Conversation, query: str, channels: Channels
+) -> ChatMessage:
+    url = clarify.search_url(channels.public_url, query)
+    return _add(
+        session,
+        conversation,
+        "bot",
+        clarify.not_covered_text(url),
+        limited=True,
+        verdict=clarify.NOT_COVERED,
+        buttons=[HANDOFF_BUTTON],
+    )
+
+
+def _open_clarification(
+    session: Session, conversation: Conversation, payload: str
+) -> tuple[str, list[int]] | None:
+    """The question and guide ids of the clarifying question ``payload`` answers: the bot's
+    latest reply with a verdict must be that question (a later reply closed the choice)."""
+    recent = session.scalars(
+        select(ChatMessage)
+        .where(ChatMessage.conversation_id == conversation.id, ChatMessage.sender == "bot")
+        .order_by(ChatMessage.id.desc())
+        .limit(PAYLOAD_LOOKBACK)
+    )
+    asked = next((m for m in recent if (m.data or {}).get("verdict")), None)
+    data = asked.data if asked is not None else {}
+    if data.get("verdict") != clarify.CLARIFY:
+        return None
+    if payload not in {b.get("payload") for b in data.get("buttons") or []}:
+        return None
+    offered = [c["id"] for c in _choices(data.get("choices"))]
+    query = data.get("query")
+    if not isinstance(query, str) or not query:
+        # The bot asked (Rasa was up then): the question is the customer's message before.
+        query = session.scalar(
+            select(ChatMessage.text)
+            .where(
+                ChatMessage.conversation_id == conversation.id,
+                ChatMessage.sender == "customer",
+                ChatMessage.id < asked.id,
+            )
+            .order_by(ChatMessage.id.desc())
+            .limit(1)
+        )
+    return (query, offered) if query and offered else None
+
+
+def _limited_choice(
+    session: Session, conversation: Conversation, payload: str, channels: Channels
+) -> list[ChatMessage]:
+    """Rasa is down and a guide was chosen: the answer from that guide, from the KB."""
+    _, article_id = clarify.parse_payload(payload)
+    pending = _open_clarification(session, conversation, payload)
+    if pending is None:
+        return [_add(session, conversation, "system", clarify.STALE, limited=True)]
+    query, offered = pending
+    if article_id is not None and article_id not in offered:
+        return [_add(session, conversation, "system", clarify.NOT_OFFERED, limited=True)]
+    if article_id is None:
+        record_choice(
+            session,
+            conversation_id=conversation.id,
+            query=query,
+            offered=offered,
+            chosen_article_id=None,
+        )
+        return [_not_covered(session, conversation, query, channels)]
+    try:
+        answer = channels.kb.answer(query, article_id)
+    except KbUnavailable:
+        return [_add(session, conversation, "system", UNAVAILABLE, limited=True)]
+    except KbQueryError:
+        return [_add(session, conversation, "system", clarify.GUIDE_GONE, limited=True)]
+    record_choice(
+        session,
+        conversation_id=conversation.id,
+        query=query,
+        offered=offered,
+        chosen_article_id=article_id,
+    )
+    data = {
+        "limited": True,
+        "confidence": answer.get("confidence"),
+        "verdict": clarify.ANSWER,
+        "article": {"id": article_id, "title": answer.get("title", "")},
+    }
+    body = f"{LIMITED_PREFIX}\n\n{answer.get('markdown', '')}"
+    return [_add(session, conversation, "bot", body, **data)]
+
+
+def _limited_payload(
+    session: Session, conversation: Conversation, payload: str, channels: Channels
+):
     """Rasa is down and a button was pressed: what can be done without the bot."""
     if payload == HANDOFF_PAYLOAD:
         _hand_off(session, conversation)
         return [_add(session, conversation, "system", HANDOFF_WITHOUT_BOT, limited=True)]
     if payload.startswith("/feedback_"):
         return [_add(session, conversation, "system", THANKS_WITHOUT_BOT, limited=True)]
+    if clarify.parse_payload(payload)[0]:
+        return _limited_choice(session, conversation, payload, channels)
     return [_add(session, conversation, "system", UNAVAILABLE, limited=True)]
 
 
@@ -227,9 +359,9 @@ def customer_turn(
     except RasaUnavailable as exc:
         log.warning("Rasa unavailable, answering from the KB: %s", exc)
         if payload is not None:
-            out = _limited_payload(session, conversation, payload)
+            out = _limited_payload(session, conversation, payload, channels)
         else:
-            out = _limited_answer(session, conversation, text, channels.kb)
+            out = _limited_answer(session, conversation, text, channels)
         session.flush()
         return [customer, *out]
     out = _bot_messages(session, conversation, replies if isinstance(replies, list) else [])

@@ -24,6 +24,22 @@ from web.markdown_render import render_markdown
 PREVIEW_CHARS = 140
 MAX_SEARCH_CHARS = 500
 SUGGESTIONS = 3
+# The KB offers a clarifying question's guides from its best five: fetched so that an
+# offered guide below the first three is shown (and marked) too.
+CHOICE_CANDIDATES = 5
+VERDICTS = {
+    "answer": ("Antwort", "Eine Anleitung beantwortet die Frage."),
+    "clarify": (
+        "Rückfrage",
+        "Die Frage passt zu mehreren Anleitungen; der Assistent fragt nach, welche gemeint "
+        "ist. Die angebotenen Anleitungen sind markiert.",
+    ),
+    "not_covered": (
+        "Nicht abgedeckt",
+        "Keine Anleitung deckt diese Frage ab. Bitte prüfen Sie die Vorschläge, bevor Sie sie "
+        "verwenden.",
+    ),
+}
 
 REASONS = {
     "requested": "Kunde möchte einen Mitarbeiter",
@@ -256,13 +272,21 @@ def kb_results(kb: Any, settings: Settings, query: str, k: int = SUGGESTIONS) ->
         out["error"] = f"Der Suchbegriff ist zu lang (höchstens {MAX_SEARCH_CHARS} Zeichen)."
         return out
     try:
-        response = kb.search(query, k)
+        response = kb.search(query, max(k, CHOICE_CANDIDATES))
     except KbUnavailable:
         return {**out, "available": False, "error": KB_DOWN}
     except KbQueryError as exc:
         return {**out, "error": str(exc)}
     results = [r for r in response.get("results", []) if isinstance(r, dict)]
     top = float(results[0].get("score") or 0) if results else 0.0
+    answerable = bool(response.get("answerable"))
+    verdict = response.get("verdict")
+    if verdict not in VERDICTS:  # an older KB service: answer or not
+        verdict = "answer" if answerable else "not_covered"
+    offered = set()
+    if verdict == "clarify":
+        offered = {i for i in response.get("choices") or [] if isinstance(i, int)}
+    results = [r for i, r in enumerate(results) if i < k or r.get("article_id") in offered]
     confidence = float(response.get("confidence") or 0)
     for result in results:
         score = float(result.get("score") or 0)
@@ -286,7 +310,14 @@ def kb_results(kb: Any, settings: Settings, query: str, k: int = SUGGESTIONS) ->
                 "percent": _percent(relative),
                 "url": url,
                 "reply": suggested_reply(snippet, title, url),
+                "offered": article_id in offered,
             }
         )
-    out["answerable"] = bool(response.get("answerable"))
+    label, explanation = VERDICTS[verdict]
+    out.update(
+        answerable=answerable,
+        verdict=verdict,
+        verdict_label=label,
+        verdict_text=explanation,
+    )
     return out

@@ -38,6 +38,7 @@ NOT_JSON = "Die Anfrage muss JSON sein (Content-Type: application/json)."
 MALFORMED = 'Die Anfrage ist ungültig. Erwartet wird {"text": "Ihre Nachricht"}.'
 BAD_AFTER = "Der Parameter „after“ muss eine Nachrichtennummer sein."
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
+VERDICTS = ("answer", "clarify", "not_covered")
 
 
 def _chat_limit() -> str:
@@ -145,6 +146,8 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
         "buttons": buttons,
         "article": _article(data.get("article")),
         "limited": bool(data.get("limited")),
+        # The KB's verdict for a bot reply ("answer", "clarify", "not_covered"), else None.
+        "verdict": data.get("verdict") if data.get("verdict") in VERDICTS else None,
     }
 
 

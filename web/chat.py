@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, current_app, render_template, send_from_directory, url_for
+from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 from markupsafe import Markup
 
+from helpdesk.kb_client import KbQueryError, KbUnavailable
 from kb.article import Article
 from kb.store import ArticleStore
 from web.markdown_render import render_markdown
-from web.services import settings
+from web.services import kb, settings
 
 bp = Blueprint("chat", __name__)
 
 # Links between articles in the KB files: [Text](kb:12) or a relative path to the file.
 _KB_LINK = re.compile(r"\]\(kb:(\d+)\)")
 _MD_LINK = re.compile(r"\]\((?!https?:)([^()\s]*?([\w-]+)\.md)\)")
+SEARCH_RESULTS = 5
+MAX_SEARCH_CHARS = 200
+SEARCH_DOWN = (
+    "Die Suche ist gerade nicht verfügbar. Bitte versuchen Sie es in einigen Minuten erneut "
+    "oder wählen Sie unten eine Anleitung aus der Liste."
+)
 
 
 @bp.get("/")
@@ -52,7 +60,36 @@ def widget():
 
 @bp.get("/hilfe/")
 def guides():
-    return render_template("chat/guides.html", brand=settings().brand, guides=_published())
+    """Every published guide by category; with ``?q=``, first the guides the KB finds for
+    it (the bot links here when no guide covers a question)."""
+    query = " ".join(request.args.get("q", "").split())[:MAX_SEARCH_CHARS]
+    return render_template(
+        "chat/guides.html",
+        brand=settings().brand,
+        guides=_published(),
+        query=query,
+        search=_search(query) if query else None,
+    )
+
+
+def _search(query: str) -> dict[str, Any]:
+    """Up to ``SEARCH_RESULTS`` guides for ``query``; a German message if the KB is down."""
+    try:
+        found = kb().search(query, SEARCH_RESULTS)
+    except KbUnavailable:
+        return {"error": SEARCH_DOWN, "results": []}
+    except KbQueryError as exc:
+        return {"error": str(exc), "results": []}
+    results = [
+        {
+            "id": r["article_id"],
+            "title": str(r.get("title") or ""),
+            "snippet": str(r.get("snippet") or ""),
+        }
+        for r in found.get("results") or []
+        if isinstance(r, dict) and isinstance(r.get("article_id"), int)
+    ]
+    return {"error": None, "results": results[:SEARCH_RESULTS]}
 
 
 @bp.get("/hilfe/<int:article_id>")

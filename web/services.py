@@ -13,7 +13,7 @@ from helpdesk.rasa_client import RasaClient
 def init_app(app: Flask, settings: Settings) -> None:
     kb = app.config.get("KB_CLIENT") or KbClient.from_settings(settings)
     bot = app.config.get("RASA_CLIENT") or RasaClient.from_settings(settings)
-    app.extensions["helpdesk.channels"] = Channels(bot=bot, kb=kb)
+    app.extensions["helpdesk.channels"] = Channels(bot=bot, kb=kb, public_url=settings.public_url)
 
 
 def channels() -> Channels:

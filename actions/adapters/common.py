@@ -43,9 +43,12 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def offer_handoff(
-    dispatcher: CollectingDispatcher, text: str, reason: str = handoffs.REASON_REQUESTED
+    dispatcher: CollectingDispatcher,
+    text: str,
+    reason: str = handoffs.REASON_REQUESTED,
+    json_message: dict[str, Any] | None = None,
 ) -> list[EventType]:
-    dispatcher.utter_message(text=text, buttons=YES_NO_BUTTONS)
+    dispatcher.utter_message(text=text, buttons=YES_NO_BUTTONS, json_message=json_message)
     return [SlotSet("pending_offer", f"{OFFER_HANDOFF}:{reason}")]
 
 

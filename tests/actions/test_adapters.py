@@ -12,7 +12,9 @@ from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from actions import clarify
 from actions.adapters.conversation import ActionHandleInform, ActionHandoff, ActionResolveOffer
+from actions.adapters.guide_choice import ActionChooseGuide
 from actions.adapters.kb import UNSURE, ActionAnswerFromKb, ActionFeedback
 from actions.adapters.reminders import (
     ActionAskInvoiceNumber,
@@ -27,29 +29,43 @@ from actions.adapters.verification import (
     ValidateVipCodeForm,
 )
 from actions.services import Services, use_services
-from helpdesk.models import Feedback, Handoff, KbQuestion
-from retrieval.answer import NOT_FOUND, Answer, Section
+from helpdesk.models import ClarifyChoice, Feedback, Handoff, KbQuestion
+from retrieval.answer import Answer, Choice, Section
+from retrieval.service import QueryError
 from tests.actions.conftest import CODE_KEY
 
 
 class FakeKb:
-    """Answers questions that mention "rechnungsadresse" or "2fa"; records every query."""
+    """Answers questions that mention "rechnungsadresse" or "2fa", asks back for "pdf"
+    (offering both guides); records every query."""
 
     ARTICLES: ClassVar = {"rechnungsadresse": (7, "Rechnungsadresse hinzufügen"), "2fa": (3, "2FA")}
+    CLARIFY_ON = "pdf"
 
     def __init__(self) -> None:
         self.queries: list[str] = []
+        self.chosen: list[tuple[str, int]] = []
         self.confidence = 0.9
 
-    def answer(self, raw_query: str) -> Answer:
+    def _from(self, raw_query: str, article_id: int, title: str) -> Answer:
+        sections = [Section("Schritte", "1. Öffnen Sie den Manager.")]
+        return Answer(raw_query, True, self.confidence, article_id, title, "kb/x.md", sections)
+
+    def answer(self, raw_query: str, article_id: int | None = None) -> Answer:
+        if article_id is not None:
+            self.chosen.append((raw_query, article_id))
+            for known, title in self.ARTICLES.values():
+                if known == article_id:
+                    return self._from(raw_query, article_id, title)
+            raise QueryError("Diese Anleitung gibt es nicht (mehr).")
         self.queries.append(raw_query)
-        for word, (article_id, title) in self.ARTICLES.items():
+        if self.CLARIFY_ON in raw_query.lower():
+            choices = [Choice(i, title) for i, title in self.ARTICLES.values()]
+            return Answer(raw_query, False, 0.5, verdict="clarify", choices=choices)
+        for word, (known, title) in self.ARTICLES.items():
             if word in raw_query.lower():
-                sections = [Section("Schritte", "1. Öffnen Sie den Manager.")]
-                return Answer(
-                    raw_query, True, self.confidence, article_id, title, "kb/x.md", sections
-                )
-        return Answer(raw_query, answerable=False, confidence=0.1)
+                return self._from(raw_query, known, title)
+        return Answer(raw_query, answerable=False, confidence=0.1, verdict="not_covered")
 
 
 @pytest.fixture
@@ -69,11 +85,16 @@ def tracker(
     slots: dict[str, Any] | None = None,
     events: list[dict] | None = None,
     sender: str = "conv-1",
+    entities: list[dict] | None = None,
 ) -> Tracker:
     return Tracker(
         sender_id=sender,
         slots=slots or {},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}},
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": entities or [],
+        },
         events=events or [],
         paused=False,
         followup_action=None,
@@ -119,7 +140,8 @@ def test_kb_answer_has_title_link_and_feedback_buttons(services, sessions):
     assert slot(events, "last_article_id") == 7
     with sessions() as session:
         [question] = session.scalars(select(KbQuestion))
-    assert question.article_id == 7
+    assert (question.article_id, question.verdict) == (7, "answer")
+    assert message["custom"]["verdict"] == "answer"
 
 
 def test_an_unsure_answer_offers_a_human_at_once(services, kb):
@@ -137,9 +159,16 @@ def test_an_unsure_answer_offers_a_human_at_once(services, kb):
 
 def test_unanswered_question_is_said_honestly_then_a_human_is_offered(services, sessions):
     messages, events = run(ActionAnswerFromKb(), tracker("Wie installiere ich WordPress?"))
-    assert texts(messages) == NOT_FOUND
-    assert messages[0]["buttons"][0]["payload"] == "/human_handoff"
+    [message] = messages
+    assert message["text"].startswith(clarify.NOT_COVERED_TEXT)
+    search = f"{services.settings.public_url}/hilfe/?q=Wie%20installiere%20ich%20WordPress%3F"
+    assert f"]({search})" in message["text"]  # a link to search the guide pages
+    assert message["custom"]["verdict"] == "not_covered"
+    assert message["buttons"][0]["payload"] == "/human_handoff"
     assert slot(events, "failed_answers") == 1
+    with sessions() as session:
+        [question] = session.scalars(select(KbQuestion))
+    assert (question.verdict, question.article_id) == ("not_covered", None)
     messages, events = run(
         ActionAnswerFromKb(), tracker("WordPress Plugin?", slots={"failed_answers": 1.0})
     )
@@ -173,6 +202,146 @@ def test_button_payloads_and_empty_text_are_not_questions(services, kb):
     assert run(ActionAnswerFromKb(), tracker("/feedback_helpful")) == ([], [])
     assert run(ActionAnswerFromKb(), tracker("   ")) == ([], [])
     assert kb.queries == []
+
+
+# --- clarifying questions ----------------------------------------------------------------
+
+PDF = "Wie lade ich die Rechnung als PDF herunter?"
+
+
+def choose(guide_id: str, slots: dict[str, Any] | None = None, **kwargs) -> Tracker:
+    """The customer pressed a clarify button (Rasa read the payload: intent and entity)."""
+    payload = f'/choose_guide{{"guide_id":"{guide_id}"}}'
+    entities = [{"entity": "guide_id", "value": guide_id}]
+    return tracker(payload, "choose_guide", slots, entities=entities, **kwargs)
+
+
+def clarified(services) -> dict[str, Any]:
+    """The slots after the clarifying question for PDF."""
+    _, events = run(ActionAnswerFromKb(), tracker(PDF))
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def test_unclear_question_offers_the_guides_as_buttons(services, sessions):
+    messages, events = run(ActionAnswerFromKb(), tracker(PDF))
+    [message] = messages
+    assert message["text"] == "Meinen Sie eine dieser Anleitungen?"
+    assert message["buttons"] == [
+        {"title": "Rechnungsadresse hinzufügen", "payload": '/choose_guide{"guide_id":"7"}'},
+        {"title": "2FA", "payload": '/choose_guide{"guide_id":"3"}'},
+        {"title": "Etwas anderes", "payload": '/choose_guide{"guide_id":"none"}'},
+    ]
+    assert message["custom"] == {
+        "verdict": "clarify",
+        "choices": [
+            {
+                "id": 7,
+                "title": "Rechnungsadresse hinzufügen",
+                "url": services.settings.article_url(7),
+            },
+            {"id": 3, "title": "2FA", "url": services.settings.article_url(3)},
+        ],
+    }
+    assert slot(events, "clarify_query") == PDF
+    assert slot(events, "clarify_choices") == [7, 3]
+    assert slot(events, "failed_answers") is None  # asking back is no failure
+    with sessions() as session:
+        [question] = session.scalars(select(KbQuestion))
+    assert (question.verdict, question.article_id) == ("clarify", None)
+
+
+def test_payloads_parse_back():
+    assert clarify.parse_payload('/choose_guide{"guide_id":"7"}') == (True, 7)
+    assert clarify.parse_payload('/choose_guide{"guide_id":"none"}') == (True, None)
+    for other in ('/choose_guide{"guide_id":"x"}', "/choose_guide", "/feedback_helpful", "7"):
+        assert clarify.parse_payload(other) == (False, None)
+    assert clarify.choice_payload(12) == '/choose_guide{"guide_id":"12"}'
+
+
+def test_choosing_a_guide_answers_from_it_and_stores_the_choice(services, sessions, kb):
+    slots = clarified(services)
+    messages, events = run(ActionChooseGuide(), choose("3", slots))
+    [message] = messages
+    assert kb.chosen == [(PDF, 3)]
+    assert "**2FA**" in message["text"] and services.settings.article_url(3) in message["text"]
+    assert UNSURE not in message["text"]  # the customer chose it
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/feedback_helpful",
+        "/feedback_unhelpful",
+    ]
+    assert message["custom"]["article"]["id"] == 3
+    assert message["custom"]["verdict"] == "answer"
+    assert slot(events, "last_article_id") == 3 and slot(events, "last_query") == PDF
+    assert slot(events, "clarify_query") is None and slot(events, "clarify_choices") is None
+    with sessions() as session:
+        [choice] = session.scalars(select(ClarifyChoice))
+    assert (choice.query, choice.offered, choice.chosen_article_id) == (PDF, [7, 3], 3)
+    assert choice.conversation_id == "conv-1"
+
+
+def test_something_else_is_not_covered_with_search_and_a_human(services, sessions):
+    slots = clarified(services)
+    messages, events = run(ActionChooseGuide(), choose("none", slots))
+    [message] = messages
+    assert message["text"].startswith("Dazu gibt es leider noch keine Anleitung.")
+    assert "/hilfe/?q=Wie%20lade%20ich" in message["text"]
+    assert message["custom"]["verdict"] == "not_covered"
+    assert [b["payload"] for b in message["buttons"]] == ["/human_handoff"]
+    assert slot(events, "failed_answers") == 1
+    assert slot(events, "clarify_query") is None
+    with sessions() as session:
+        [choice] = session.scalars(select(ClarifyChoice))
+    assert (choice.offered, choice.chosen_article_id) == ([7, 3], None)
+
+
+def test_something_else_counts_towards_the_handoff(services):
+    slots = {**clarified(services), "failed_answers": 1.0}
+    messages, events = run(ActionChooseGuide(), choose("none", slots))
+    assert "Möchten Sie mit einem Mitarbeiter" in texts(messages)
+    assert slot(events, "pending_offer") == "handoff:repeated_failure"
+
+
+def test_stale_or_foreign_choices_get_a_short_reply(services, sessions, kb):
+    messages, events = run(ActionChooseGuide(), choose("7"))  # nothing pending
+    assert texts(messages) == clarify.STALE and events == []
+    slots = clarified(services)
+    messages, events = run(ActionChooseGuide(), choose("99", slots))  # not offered
+    assert texts(messages) == clarify.NOT_OFFERED and events == []
+    messages, _ = run(ActionChooseGuide(), choose("kaputt", slots))  # not an id
+    assert texts(messages) == clarify.PICK_ONE
+    assert kb.chosen == []
+    with sessions() as session:
+        assert list(session.scalars(select(ClarifyChoice))) == []
+
+
+def test_a_guide_gone_since_it_was_offered(services, kb):
+    slots = {"clarify_query": PDF, "clarify_choices": [7, 42]}
+    messages, events = run(ActionChooseGuide(), choose("42", slots))
+    assert texts(messages) == clarify.GUIDE_GONE
+    assert slot(events, "clarify_query") is None
+
+
+def test_a_typed_choice_or_a_new_question(services, kb):
+    slots = clarified(services)
+    messages, _ = run(ActionChooseGuide(), tracker("die zweite Anleitung", "choose_guide", slots))
+    assert "**2FA**" in texts(messages)
+    messages, _ = run(ActionChooseGuide(), tracker("keine davon", "choose_guide", slots))
+    assert texts(messages).startswith(clarify.NOT_COVERED_TEXT)
+    # Words the classifier took for a choice that are a new question go to the KB.
+    messages, _ = run(
+        ActionChooseGuide(), tracker("Wie ändere ich die Rechnungsadresse?", "choose_guide")
+    )
+    assert "**Rechnungsadresse hinzufügen**" in texts(messages)
+
+
+def test_a_new_answer_closes_the_open_choice(services):
+    slots = clarified(services)
+    _, events = run(
+        ActionAnswerFromKb(), tracker("Wie ändere ich die Rechnungsadresse?", slots=slots)
+    )
+    assert slot(events, "clarify_query") is None and slot(events, "clarify_choices") is None
+    messages, _ = run(ActionAnswerFromKb(), tracker("Wie wird das Wetter?", "out_of_scope", slots))
+    assert "nicht helfen" in texts(messages)
 
 
 def test_feedback_is_stored_for_the_last_answer(services, sessions):

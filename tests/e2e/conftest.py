@@ -69,6 +69,17 @@ def chat(stack: Stack) -> Chat:
     return say
 
 
+# Questions the KB answers with a choice of guides (a hosting provider's invoices, which no
+# guide covers, sound like several that do). The tests take the first that does: the
+# verdict's thresholds may still move a little.
+CLARIFY_CANDIDATES = (
+    "Wie lade ich meine Rechnung als PDF herunter?",
+    "Wie kann ich die Rechnung als PDF speichern?",
+    "Ich brauche eine Kopie meiner Rechnung",
+    "Wie kann ich meine Rechnung herunterladen?",
+)
+
+
 def text_of(messages: list[dict]) -> str:
     return "\n".join(m.get("text", "") for m in messages if m.get("text"))
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e import browser
+from tests.e2e.conftest import CLARIFY_CANDIDATES
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements-dev)")
 from playwright.sync_api import (  # after the skip above
@@ -240,6 +241,37 @@ def test_widget_on_a_phone(people):
     chat.locator("#hd-close").click()
     expect(page.locator("#hd-frame")).to_be_hidden()
     expect(page.locator("#hd-launcher")).to_be_visible()
+
+
+def test_clarifying_question_in_the_widget(people):
+    """An unclear question: the guides as buttons; a click shows the chosen guide's answer
+    and disables the choice."""
+    customer = people(viewport={"width": 1280, "height": 720})
+    chat = open_widget(customer.page)
+    for question in CLARIFY_CANDIDATES:
+        asked = ask_fresh(chat, question)
+        if asked.locator(".hd-choices").count():
+            break
+    else:
+        pytest.fail(f"none of {CLARIFY_CANDIDATES} gets a clarifying question any more")
+    expect(asked).to_contain_text("Meinen Sie eine dieser Anleitungen?")
+    choices = asked.locator(".hd-choices button.hd-quick")
+    expect(choices.last).to_have_text("Etwas anderes")
+    assert choices.count() >= 2
+    title = choices.first.inner_text().strip()
+    customer.page.screenshot(path=browser.screenshot_path("widget-clarify"))
+
+    choices.first.click()
+    expect(choices.first).to_have_attribute("aria-pressed", "true")
+    expect(chat.locator(".hd-msg--customer").last).to_contain_text(title)  # the title, shown
+    expect(chat.locator(".hd-msg--bot")).to_have_count(2)
+    answer = last_bot(chat)
+    expect(answer.locator(".hd-guide")).to_have_text(title)
+    expect(answer.locator(".hd-guide")).to_have_attribute("href", re.compile(r"/hilfe/\d+$"))
+    expect(answer.locator(".hd-thumb")).to_have_count(2)
+    for i in range(choices.count()):  # the choice is made: no second click
+        expect(choices.nth(i)).to_be_disabled()
+    customer.page.screenshot(path=browser.screenshot_path("widget-clarify-answer"))
 
 
 QUESTION = "Wie melde ich mich vom Newsletter ab?"  # no other e2e test asks about it

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import uuid
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from helpdesk.db import make_engine, session_factory
-from helpdesk.models import Feedback, Handoff
-from tests.e2e.conftest import text_of
+from helpdesk.models import ClarifyChoice, Feedback, Handoff, KbQuestion
+from helpdesk.serve import send
+from tests.e2e.conftest import CLARIFY_CANDIDATES, text_of
 
 pytestmark = pytest.mark.slow
 
@@ -78,16 +81,106 @@ def test_english_question_finds_the_german_guide(chat):
     assert "Rechnungsadresse" in reply
 
 
+GUIDE_LINK = re.compile(r"/hilfe/\d+")
+
+
 def test_off_topic_question_is_refused(chat):
     reply = text_of(chat("Wie wird das Wetter morgen in Zürich?"))
-    assert "/hilfe/" not in reply
+    assert not GUIDE_LINK.search(reply)
     assert "nicht" in reply
 
 
-def test_uncovered_support_question_is_refused_honestly(chat):
-    reply = text_of(chat("Wie installiere ich WordPress auf meinem Hosting?"))
-    assert "/hilfe/" not in reply
-    assert "nichts gefunden" in reply or "nicht helfen" in reply
+def test_uncovered_support_question_is_refused_honestly(chat, stack_settings):
+    messages = chat("Wie installiere ich WordPress auf meinem Hosting?")
+    reply = text_of(messages)
+    assert not GUIDE_LINK.search(reply)
+    assert "keine Anleitung" in reply
+    assert f"{stack_settings.public_url}/hilfe/?q=Wie%20installiere" in reply  # the search
+    assert "/human_handoff" in payloads(messages)
+    assert {"verdict": "not_covered"}.items() <= custom_of(messages).items()
+
+
+# -- clarifying questions ------------------------------------------------------------------
+
+CHOICE = re.compile(r'^/choose_guide\{"guide_id":"(\d+|none)"\}$')
+
+
+def payloads(messages: list[dict]) -> list[str]:
+    return [b["payload"] for m in messages for b in m.get("buttons") or []]
+
+
+def custom_of(messages: list[dict]) -> dict:
+    merged: dict = {}
+    for message in messages:
+        merged.update(message.get("custom") or {})
+    return merged
+
+
+def clarifying(stack) -> tuple:
+    """A new conversation whose first question the bot answered with a choice of guides:
+    ``(say, question, messages)``."""
+    for question in CLARIFY_CANDIDATES:
+        sender = f"test-{uuid.uuid4().hex[:12]}"
+
+        def say(text: str, sender: str = sender) -> list[dict]:
+            return send(stack.rest_url, sender, text)
+
+        say.sender = sender  # type: ignore[attr-defined]
+        messages = say(question)
+        if custom_of(messages).get("verdict") == "clarify":
+            return say, question, messages
+    pytest.fail(f"none of {CLARIFY_CANDIDATES} gets a clarifying question any more")
+
+
+def test_unclear_question_offers_guides_and_answers_the_chosen_one(stack, stack_settings):
+    say, question, messages = clarifying(stack)
+    assert "Meinen Sie eine dieser Anleitungen?" in text_of(messages)
+    buttons = [b for m in messages for b in m.get("buttons") or []]
+    assert 2 <= len(buttons) <= 4 and buttons[-1]["title"] == "Etwas anderes"
+    assert all(CHOICE.match(b["payload"]) for b in buttons), buttons
+    choices = custom_of(messages)["choices"]
+    assert [c["title"] for c in choices] == [b["title"] for b in buttons[:-1]]
+    assert all(c["url"] == f"{stack_settings.public_url}/hilfe/{c['id']}" for c in choices)
+
+    first = buttons[0]
+    answer = say(first["payload"])
+    reply = text_of(answer)
+    assert f"**{first['title']}**" in reply  # the chosen guide's own text
+    assert custom_of(answer)["article"]["id"] == choices[0]["id"]
+    assert payloads(answer)[:2] == ["/feedback_helpful", "/feedback_unhelpful"]
+
+    # The choice is stored for the editors; a second click is stale.
+    [stored] = rows(stack_settings, ClarifyChoice, say.sender)
+    assert stored.offered == [c["id"] for c in choices]
+    assert stored.chosen_article_id == choices[0]["id"]
+    assert stored.query == question
+    assert "nicht mehr aktuell" in text_of(say(buttons[-1]["payload"]))
+    assert len(rows(stack_settings, ClarifyChoice, say.sender)) == 1
+    verdicts = [q.verdict for q in rows(stack_settings, KbQuestion, say.sender)]
+    assert verdicts == ["clarify"]
+
+
+def test_something_else_is_not_covered_and_offers_a_human(stack, stack_settings):
+    say, question, messages = clarifying(stack)
+    other = [b for m in messages for b in m.get("buttons") or []][-1]
+    assert other["title"] == "Etwas anderes"
+    reply = say(other["payload"])
+    assert "keine Anleitung" in text_of(reply)
+    assert "/hilfe/?q=" in text_of(reply)
+    assert "/human_handoff" in payloads(reply)
+    assert custom_of(reply)["verdict"] == "not_covered"
+    [stored] = rows(stack_settings, ClarifyChoice, say.sender)
+    assert stored.chosen_article_id is None and stored.query == question
+    assert "verbinde Sie" in text_of(say("/human_handoff"))
+
+
+def test_a_guide_that_was_not_offered_is_refused(stack, stack_settings):
+    say, _, messages = clarifying(stack)
+    offered = {c["id"] for c in custom_of(messages)["choices"]}
+    foreign = next(i for i in range(1, 100) if i not in offered)
+    reply = text_of(say(f'/choose_guide{{"guide_id":"{foreign}"}}'))
+    assert "nicht zur Auswahl" in reply
+    assert rows(stack_settings, ClarifyChoice, say.sender) == []
 
 
 def test_support_code_success(chat):

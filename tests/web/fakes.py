@@ -5,10 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions import clarify
 from helpdesk.kb_client import KbQueryError, KbUnavailable
 from helpdesk.rasa_client import RasaUnavailable
 
-GUIDE = {"id": 7, "title": "Rechnungsadresse ändern", "url": "http://127.0.0.1:8000/hilfe/7"}
+PUBLIC = "http://127.0.0.1:8000"
+GUIDE = {"id": 7, "title": "Rechnungsadresse ändern", "url": f"{PUBLIC}/hilfe/7"}
+
+
+# The guides offered for a question with "pdf" in it (verdict "clarify").
+CHOICES = [
+    {"article_id": 3, "title": "Rechnungsadresse hinzufügen"},
+    {"article_id": 10, "title": "Zahlungsprofil ändern"},
+]
 
 
 @dataclass
@@ -32,6 +41,19 @@ class FakeBot:
                     "custom": {"handoff": {"reason": "requested"}},
                 }
             ]
+        if "pdf" in text.lower():  # the bot asks back, as actions/adapters/kb.py does
+            choices = [(c["article_id"], c["title"]) for c in CHOICES]
+            return [
+                {
+                    "recipient_id": sender,
+                    "text": clarify.CLARIFY_QUESTION,
+                    "buttons": clarify.buttons(choices),
+                },
+                {
+                    "recipient_id": sender,
+                    "custom": clarify.clarify_custom(choices, lambda i: f"{PUBLIC}/hilfe/{i}"),
+                },
+            ]
         return [
             {
                 "recipient_id": sender,
@@ -54,8 +76,12 @@ class FakeBot:
 
 @dataclass
 class FakeKb:
+    """Answers every question from GUIDE, except: "pdf" asks back (CHOICES), "wordpress"
+    is not covered. ``chosen`` records answers from a chosen guide."""
+
     down: bool = False
     reindexed: list[list[int]] = field(default_factory=list)
+    chosen: list[tuple[str, int]] = field(default_factory=list)
 
     def _check(self, query: str) -> None:
         if self.down:
@@ -76,19 +102,52 @@ class FakeKb:
             }
             for i in range(k)
         ]
-        return {"query": query, "answerable": True, "confidence": 0.9, "results": results}
+        found = {"query": query, "answerable": True, "confidence": 0.9, "results": results}
+        if "pdf" in query.lower():
+            found.update(answerable=False, verdict="clarify", choices=[GUIDE["id"] + 1])
+        elif "wordpress" in query.lower():
+            found.update(answerable=False, verdict="not_covered", choices=[])
+        return found
 
-    def answer(self, query: str) -> dict:
+    def answer(self, query: str, article_id: int | None = None) -> dict:
         self._check(query)
+        article = {"id": GUIDE["id"], "title": GUIDE["title"]}
+        if article_id is not None:
+            self.chosen.append((query, article_id))
+            titles = {c["article_id"]: c["title"] for c in CHOICES}
+            if article_id not in titles:
+                raise KbQueryError("Diese Anleitung gibt es nicht (mehr).")
+            article = {"id": article_id, "title": titles[article_id]}
+        elif "pdf" in query.lower():
+            return self._not_answered(query, "clarify", CHOICES)
+        elif "wordpress" in query.lower():
+            return self._not_answered(query, "not_covered", [])
         return {
             "query": query,
             "answerable": True,
+            "verdict": "answer",
+            "choices": [],
             "confidence": 0.9,
-            "article_id": GUIDE["id"],
-            "title": GUIDE["title"],
+            "article_id": article["id"],
+            "title": article["title"],
             "path": "kb/articles/de/a.md",
             "sections": [],
-            "markdown": f"**{GUIDE['title']}**\n\nSo geht es.",
+            "markdown": f"**{article['title']}**\n\nSo geht es.",
+        }
+
+    @staticmethod
+    def _not_answered(query: str, verdict: str, choices: list[dict]) -> dict:
+        return {
+            "query": query,
+            "answerable": False,
+            "verdict": verdict,
+            "choices": choices,
+            "confidence": 0.4,
+            "article_id": None,
+            "title": "",
+            "path": "",
+            "sections": [],
+            "markdown": "Meinen Sie eine dieser Anleitungen?" if choices else "Nichts gefunden.",
         }
 
     def reindex(self, article_ids: list[int]) -> dict:

@@ -641,3 +641,56 @@ def test_each_suggestion_shows_its_own_confidence(app):
 
         results = kb_results(Kb(), settings(), "Frage")["results"]
     assert [r["percent"] for r in results] == [90, 20]
+
+
+def test_suggestions_carry_the_kbs_verdict_as_a_badge(login, db):
+    client = login("agent")
+    cases = {
+        "Wie ändere ich die Rechnungsadresse?": ("answer", "Antwort"),
+        "Wie lade ich meine Rechnung als PDF herunter?": ("clarify", "Rückfrage"),
+        "Wie installiere ich WordPress?": ("not_covered", "Nicht abgedeckt"),
+    }
+    for n, (question, (verdict, label)) in enumerate(cases.items()):
+        cid = make_conversation(db, f"c-verdict-{n}", messages=(("customer", question),))
+        html = client.get(f"/agent/conversations/{cid}").get_data(as_text=True)
+        suggestions = html.split('id="suggestions"')[1].split("</section>")[0]
+        assert f'class="verdict verdict--{verdict}"' in suggestions, verdict
+        assert f">{label}</span>" in suggestions
+        data = client.get(f"/agent/api/conversations/{cid}/suggestions").get_json()
+        assert (data["verdict"], data["verdict_label"]) == (verdict, label)
+        offered = [r["article_id"] for r in data["results"] if r["offered"]]
+        if verdict == "clarify":
+            # The fake KB offers its second result: marked, and only that one.
+            assert offered == [8]
+            assert data["html"].count('class="badge offered"') == 1
+            assert 'class="suggestion suggestion--offered" data-article-id="8"' in data["html"]
+        else:
+            assert offered == [] and "zur Auswahl" not in data["html"]
+
+
+def test_an_offered_guide_below_the_first_three_is_shown(app):
+    from web.agent_display import kb_results
+
+    class Kb:
+        def search(self, query, k):
+            results = [
+                {"article_id": i, "title": f"T{i}", "snippet": "s", "score": 1 - i / 10}
+                for i in range(k)
+            ]
+            return {
+                "answerable": False,
+                "verdict": "clarify",
+                "choices": [0, 4],
+                "results": results,
+            }
+
+    with app.app_context():
+        from web.services import settings
+
+        found = kb_results(Kb(), settings(), "Frage")
+    assert [(r["article_id"], r["offered"]) for r in found["results"]] == [
+        (0, True),
+        (1, False),
+        (2, False),
+        (4, True),
+    ]

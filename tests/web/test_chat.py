@@ -7,7 +7,9 @@ import dataclasses
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from actions import clarify
 from helpdesk.chat_service import (
     HANDOFF_WITHOUT_BOT,
     LIMITED_PREFIX,
@@ -18,13 +20,14 @@ from helpdesk.chat_service import (
     get_conversation,
 )
 from helpdesk.conversations import ChatMessage, Conversation
+from helpdesk.models import ClarifyChoice
 from helpdesk.users import User
 from tests.web.fakes import GUIDE, FakeBot, FakeKb
 from web import create_app
 from web.db import get_db
 
 API = "/api/chat/conversations"
-MESSAGE_KEYS = {"id", "sender", "text", "html", "time", "buttons", "article", "limited"}
+MESSAGE_KEYS = {"id", "sender", "text", "html", "time", "buttons", "article", "limited", "verdict"}
 
 
 def start(client: FlaskClient, **kwargs) -> str:
@@ -334,3 +337,115 @@ def test_handoff_then_messages_go_to_the_agent_not_the_bot(app, client, fake_bot
     assert polled["messages"][-1]["sender"] == "system"
     say(client, cid, "Danke")
     assert len(fake_bot.sent) == sent_before + 1  # the bot has it again
+
+
+# --- clarifying questions ----------------------------------------------------------------
+
+PDF = "Wie lade ich meine Rechnung als PDF herunter?"
+CHOOSE_3 = '/choose_guide{"guide_id":"3"}'
+CHOOSE_NONE = '/choose_guide{"guide_id":"none"}'
+
+
+def choices_in(app: Flask) -> list[ClarifyChoice]:
+    with app.app_context():
+        return list(get_db().scalars(select(ClarifyChoice).order_by(ClarifyChoice.id)))
+
+
+def test_the_bots_clarifying_question_reaches_the_widget_with_its_buttons(client, fake_bot):
+    cid = start(client)
+    _, question = say(client, cid, PDF).get_json()["messages"]  # the custom joined the text
+    assert question["text"] == "Meinen Sie eine dieser Anleitungen?"
+    assert question["verdict"] == "clarify"
+    assert question["buttons"] == [
+        {"title": "Rechnungsadresse hinzufügen", "payload": CHOOSE_3},
+        {"title": "Zahlungsprofil ändern", "payload": '/choose_guide{"guide_id":"10"}'},
+        {"title": "Etwas anderes", "payload": CHOOSE_NONE},
+    ]
+    # A pressed choice goes to Rasa as the payload (Rasa reads it without NLU).
+    response = say(client, cid, CHOOSE_3, display="Rechnungsadresse hinzufügen")
+    assert fake_bot.sent[-1][1] == CHOOSE_3
+    assert response.get_json()["messages"][0]["text"] == "Rechnungsadresse hinzufügen"
+
+
+def test_rasa_down_asks_back_with_the_same_buttons_and_answers_the_choice(
+    app, client, fake_bot, fake_kb
+):
+    fake_bot.down = True
+    cid = start(client)
+    _, question = say(client, cid, PDF).get_json()["messages"]
+    assert question["text"] == "Meinen Sie eine dieser Anleitungen?"
+    assert (question["limited"], question["verdict"]) == (True, "clarify")
+    assert [b["payload"] for b in question["buttons"]] == [
+        CHOOSE_3,
+        '/choose_guide{"guide_id":"10"}',
+        CHOOSE_NONE,
+    ]
+    customer, answer = say(client, cid, CHOOSE_3, display="Rechnungsadresse hinzufügen").get_json()[
+        "messages"
+    ]
+    assert customer["text"] == "Rechnungsadresse hinzufügen"
+    assert fake_kb.chosen == [(PDF, 3)]
+    assert answer["text"].startswith(LIMITED_PREFIX)
+    assert "<strong>Rechnungsadresse hinzufügen</strong>" in answer["html"]
+    assert answer["article"]["id"] == 3 and answer["article"]["url"].endswith("/hilfe/3")
+    [choice] = choices_in(app)
+    assert (choice.conversation_id, choice.query) == (cid, PDF)
+    assert (choice.offered, choice.chosen_article_id) == ([3, 10], 3)
+    # The choice is made: another button of the same question is stale now.
+    reply = say(client, cid, CHOOSE_NONE, display="Etwas anderes").get_json()["messages"][1]
+    assert reply["text"] == clarify.STALE
+    assert len(choices_in(app)) == 1
+
+
+def test_rasa_down_something_else_is_not_covered_with_search_and_a_human(app, client, fake_bot):
+    fake_bot.down = True
+    cid = start(client)
+    say(client, cid, PDF)
+    reply = say(client, cid, CHOOSE_NONE, display="Etwas anderes").get_json()["messages"][1]
+    assert reply["text"].startswith("Dazu gibt es leider noch keine Anleitung.")
+    assert reply["verdict"] == "not_covered"
+    search = "http://127.0.0.1:8000/hilfe/?q=Wie%20lade%20ich%20meine%20Rechnung"
+    assert f'href="{search}' in reply["html"]
+    assert reply["buttons"] == [
+        {"title": "Mit einem Mitarbeiter sprechen", "payload": "/human_handoff"}
+    ]
+    [choice] = choices_in(app)
+    assert choice.chosen_article_id is None
+    # The offered human works without the bot.
+    body = say(client, cid, "/human_handoff", display="Mit einem Mitarbeiter sprechen").get_json()
+    assert body["state"] == "waiting"
+
+
+def test_rasa_down_question_not_covered(client, fake_bot):
+    fake_bot.down = True
+    cid = start(client)
+    reply = say(client, cid, "Wie installiere ich WordPress?").get_json()["messages"][1]
+    assert reply["sender"] == "bot" and reply["limited"] is True
+    assert reply["text"].startswith("Dazu gibt es leider noch keine Anleitung.")
+    assert "/hilfe/?q=Wie%20installiere%20ich%20WordPress%3F" in reply["html"]
+    assert [b["payload"] for b in reply["buttons"]] == ["/human_handoff"]
+
+
+def test_rasa_down_after_the_bot_asked_back(app, client, fake_bot, fake_kb):
+    """The bot asked while Rasa was up; the choice comes while it is down."""
+    cid = start(client)
+    say(client, cid, f"{PDF} 482913")  # the stored question is masked
+    fake_bot.down = True
+    say(client, cid, CHOOSE_3, display="Rechnungsadresse hinzufügen")
+    [(query, chosen)] = fake_kb.chosen
+    assert chosen == 3 and query.startswith(PDF) and "482913" not in query
+    assert choices_in(app)[0].offered == [3, 10]
+
+
+def test_rasa_down_foreign_and_stale_choices(app, client, fake_bot, fake_kb):
+    fake_bot.down = True
+    cid = start(client)
+    say(client, cid, PDF)
+    say(client, cid, "Wie ändere ich die Rechnungsadresse?")  # answered: the choice is closed
+    reply = say(client, cid, CHOOSE_3, display="Rechnungsadresse hinzufügen").get_json()
+    assert reply["messages"][1]["text"] == clarify.STALE
+    # A typed payload that no button offered reaches nobody as an intent.
+    say(client, cid, PDF)
+    typed = say(client, cid, '/choose_guide{"guide_id":"99"}').get_json()["messages"][1]
+    assert typed["verdict"] == "answer"  # read as words, answered from the KB
+    assert fake_kb.chosen == [] and choices_in(app) == []

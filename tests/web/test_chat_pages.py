@@ -123,3 +123,37 @@ def test_guide_index_lists_published_guides_only(client, write_article):
     html = client.get("/hilfe/").get_data(as_text=True)
     assert "Sichtbarer Artikel" in html and "Benutzerkonto löschen" in html
     assert "Geheimer Entwurf" not in html
+
+
+def test_guide_search_shows_up_to_five_guides_linked(client):
+    html = client.get("/hilfe/?q=Rechnung%20als%20PDF").get_data(as_text=True)
+    assert "Suchergebnisse für „Rechnung als PDF“" in html
+    results = html.split('class="guide-results__list"')[1].split("</ol>")[0]
+    assert re.findall(r'href="/hilfe/(\d+)"', results) == ["7", "8", "9", "10", "11"]
+    assert "Rechnungsadresse ändern 0" in results
+    assert 'value="Rechnung als PDF"' in html  # the search box keeps the question
+    assert "Alle Anleitungen" in html and "Benutzerkonto löschen" in html  # and the list
+
+
+def test_guide_search_escapes_the_query(client):
+    html = client.get("/hilfe/", query_string={"q": "<script>alert(1)</script>"}).get_data(
+        as_text=True
+    )
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_guide_search_when_the_kb_is_down(client, fake_kb):
+    fake_kb.down = True
+    response = client.get("/hilfe/?q=Rechnung")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Die Suche ist gerade nicht verfügbar" in html
+    assert "Benutzerkonto löschen" in html  # the list of guides is still there
+
+
+def test_guide_index_without_a_query_searches_nothing(client, fake_kb):
+    fake_kb.down = True  # would show the message if it searched
+    html = client.get("/hilfe/?q=%20%20").get_data(as_text=True)
+    assert "Suchergebnisse" not in html and "nicht verfügbar" not in html
+    assert 'role="search"' in html

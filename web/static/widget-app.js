@@ -21,6 +21,7 @@
     limited: "Eingeschränkter Service",
     guide: "Zur Anleitung: ",
     buttons: "Antwortmöglichkeiten",
+    choices: "Anleitungen zur Auswahl",
     feedback: "War diese Antwort hilfreich?",
     who: { customer: "Sie", bot: "Assistent", agent: "Mitarbeiter", system: "Hinweis" },
   };
@@ -294,7 +295,17 @@
     var buttons = Array.isArray(m.buttons) ? m.buttons : [];
     var thumbs = buttons.filter(isFeedback);
     var quick = buttons.filter(function (b) { return !isFeedback(b); });
-    if (quick.length) node.appendChild(group(quick, "hd-buttons", TEXT.buttons, quickButton));
+    if (quick.length) {
+      // A clarifying question: one button per guide, then "Etwas anderes"; the chosen
+      // guide's answer follows as the bot's next message.
+      var choices = m.verdict === "clarify";
+      node.appendChild(group(
+        quick,
+        choices ? "hd-buttons hd-choices" : "hd-buttons",
+        choices ? TEXT.choices : TEXT.buttons,
+        quickButton
+      ));
+    }
     if (thumbs.length) node.appendChild(group(thumbs, "hd-thumbs", TEXT.feedback, thumbButton));
     if (m.time) {
       var time = el("time", "hd-time", formatTime(m.time));
