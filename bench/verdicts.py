@@ -18,6 +18,7 @@ import argparse
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 from bench.common import NEAR_FILE, QUESTION_FILES, Question, load_questions, table
 from retrieval import confidence as conf
@@ -160,16 +161,22 @@ def tune(cases: Sequence[Case], base: Policy = DEFAULT_POLICY) -> tuple[Policy, 
     return best[1], best[2]
 
 
-def _three_way_label() -> str:
-    judge = get_retriever().judge
-    return f"three-way + judge {judge.name_or_path}" if judge else "three-way (shipped)"
+def without_judge(cases: Sequence[Case]) -> list[Case]:
+    return [replace(c, evidence=[replace(e, judge=None) for e in c.evidence]) for c in cases]
 
 
 def report(cases: Sequence[Case], policy: Policy = DEFAULT_POLICY) -> str:
+    """Today's two-way decision, the three-way one and, when a judge model is set, the
+    three-way one with the judge, side by side."""
+    plain = without_judge(cases)
     rows = [
         row("today (answer or refuse)", rates(cases, today_decisions(cases))),
-        row(_three_way_label(), rates(cases, policy_decisions(cases, policy))),
+        row("three-way (shipped)", rates(plain, policy_decisions(plain, policy))),
     ]
+    judge = get_retriever().judge
+    if judge is not None:
+        label = f"three-way + judge {Path(judge.name_or_path).name}"
+        rows.append(row(label, rates(cases, policy_decisions(cases, policy))))
     n = rates(cases, today_decisions(cases)).n
     return f"{n['covered']} covered, {n['near']} near-domain, {n['offtopic']} off-topic\n" + table(
         ROW_HEADER, rows
