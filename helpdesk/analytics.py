@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from helpdesk.conversations import ChatMessage
@@ -107,6 +107,15 @@ def _in_period(query: Select, column, period: Period) -> Select:
     return query.where(column >= period.start, column < period.end)
 
 
+def not_answered() -> ColumnElement[bool]:
+    """Questions the KB did not cover. A "clarify" offered guides and is not counted here:
+    when none fitted, the customer's "Etwas anderes" is (see helpdesk/uncovered.py)."""
+    return and_(
+        KbQuestion.article_id.is_(None),
+        or_(KbQuestion.verdict.is_(None), KbQuestion.verdict != "clarify"),
+    )
+
+
 def unanswered_questions(session: Session, period: Period) -> list[UnansweredGroup]:
     """The questions the bot did not answer, grouped, most asked first."""
     rows = session.execute(
@@ -116,7 +125,7 @@ def unanswered_questions(session: Session, period: Period) -> list[UnansweredGro
                 KbQuestion.conversation_id,
                 KbQuestion.created_at,
                 KbQuestion.confidence,
-            ).where(KbQuestion.article_id.is_(None)),
+            ).where(not_answered()),
             KbQuestion.created_at,
             period,
         ).order_by(KbQuestion.created_at, KbQuestion.id)
@@ -300,16 +309,14 @@ def summary(session: Session, period: Period, tz: tzinfo = TIMEZONE) -> Summary:
             days[day].handoffs += 1
 
     questions = unanswered = 0
-    for article_id, moment in session.execute(
-        _in_period(
-            select(KbQuestion.article_id, KbQuestion.created_at), KbQuestion.created_at, period
-        )
+    for missed, moment in session.execute(
+        _in_period(select(not_answered(), KbQuestion.created_at), KbQuestion.created_at, period)
     ):
         questions += 1
-        unanswered += article_id is None
+        unanswered += bool(missed)
         if (day := local_day(moment, tz)) in days:
             days[day].kb_questions += 1
-            days[day].unanswered += article_id is None
+            days[day].unanswered += bool(missed)
 
     ratings = Counter(
         session.scalars(_in_period(select(Feedback.helpful), Feedback.created_at, period))

@@ -188,3 +188,17 @@ def test_empty_database(session):
     assert totals.handoff_rate is None and totals.answer_rate is None
     assert totals.helpful_rate is None
     assert analytics.unanswered_questions(session, analytics.period_of(90, now=NOW)) == []
+
+
+def test_a_question_answered_with_guides_to_choose_is_not_unanswered(session):
+    clarified = question("c1", "Rechnung als PDF", ago(1))
+    clarified.verdict = "clarify"
+    missed = question("c2", "WordPress installieren", ago(1))
+    missed.verdict = "not_covered"
+    session.add_all([clarified, missed, question("c3", "Alte Frage ohne Urteil", ago(1))])
+    session.commit()
+    period = analytics.period_of(7, now=NOW)
+    groups = analytics.unanswered_questions(session, period)
+    assert sorted(g.example for g in groups) == ["Alte Frage ohne Urteil", "WordPress installieren"]
+    totals = analytics.summary(session, period)
+    assert (totals.kb_questions, totals.unanswered) == (3, 2)
