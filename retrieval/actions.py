@@ -55,6 +55,7 @@ ADD = _action(
     "hinzufügen",
     r"hinzufug",
     r"hinzugefugt",
+    r"fug\w*\b(?:\W+\w+){0,6}?\W+hinzu\b",
     r"anleg",
     r"angelegt",
     r"erstell",
@@ -74,12 +75,22 @@ REMOVE = _action(
     r"retir",
 )
 JOIN = _action("beitreten", r"beitret", r"beigetret", r"join", r"rejoindre", r"adher")
-LEAVE = _action("verlassen", r"verlass", r"austret", r"ausgetret", r"leav", r"quitt(?:er|e|ez)\b")
+LEAVE = _action(
+    "verlassen",
+    r"verlass",
+    r"austret",
+    r"ausgetret",
+    r"tret\w*\b(?:\W+\w+){0,6}?\W+aus\b",
+    r"leav",
+    r"quitt(?:er|e|ez)\b",
+)
 SUBSCRIBE = _action("abonnieren", r"abonnier", r"subscrib", r"s.?abonner")
 UNSUBSCRIBE = _action(
     "abbestellen",
     r"abbestell",
+    r"bestell\w*\b(?:\W+\w+){0,6}?\W+ab\b",
     r"abmeld",
+    r"meld\w*\b(?:\W+\w+){0,6}?\W+ab\b",
     r"abgemeldet",
     r"unsubscrib",
     r"desabonn",
@@ -87,7 +98,13 @@ UNSUBSCRIBE = _action(
 )
 
 DOWNLOAD = _action(
-    "herunterladen", r"herunterlad", r"heruntergelad", r"runterlad", r"download", r"telecharg"
+    "herunterladen",
+    r"herunterlad",
+    r"heruntergelad",
+    r"runterlad",
+    r"lad\w*\b(?:\W+\w+){0,6}?\W+(?:herunter|runter)\b",
+    r"download",
+    r"telecharg",
 )
 CANCEL = _action("kündigen", r"kundig", r"gekundigt", r"cancel", r"resili")
 RESET = _action("zurücksetzen", r"zurucksetz", r"zuruckgesetzt", r"reset", r"reinitialis")

@@ -57,6 +57,7 @@ class SalientWord:
     stem: str
     weight: float
     synonym_groups: tuple[int, ...]
+    separable: tuple[str, ...] = ()  # stems with a trailing particle joined ("hinzufug")
 
 
 def language(folded_words: list[str]) -> str:
@@ -81,17 +82,37 @@ def salient_words(text: str, synonyms: SynonymIndex) -> list[SalientWord]:
     lang = language(tokens)
     groups = synonyms.groups_by_stem(fold(text))
     found: dict[str, SalientWord] = {}
-    for token in tokens:
-        word = fold(token)
-        if word in STOPWORDS or len(word) < MIN_WORD_CHARS:
+    folded_tokens = [fold(t) for t in tokens]
+    for position, (token, word) in enumerate(zip(tokens, folded_tokens, strict=True)):
+        if word in STOPWORDS or word in PARTICLES or len(word) < MIN_WORD_CHARS:
             continue
         weight = min(MAX_WEIGHT, max(0.0, COMMON_ZIPF - _zipf(token, lang)))
         if weight <= 0:
             continue
         stem = (stems(word) or [word])[0]
         if stem not in found:
-            found[stem] = SalientWord(word, stem, weight, tuple(groups.get(stem, ())))
+            joined = _separable_forms(word, folded_tokens[position + 1 :]) if lang == "de" else ()
+            found[stem] = SalientWord(word, stem, weight, tuple(groups.get(stem, ())), joined)
     return list(found.values())
+
+
+# German separable verbs put their particle at the end: "Wie füge ich … hinzu?" asks for
+# "hinzufügen", "Wo lade ich … herunter?" for "herunterladen".
+PARTICLES = (
+    *("ab", "an", "auf", "aus", "ein", "fest", "frei", "her", "herunter", "hinzu", "mit"),
+    *("nach", "runter", "um", "vor", "weg", "wieder", "zu", "zuruck", "zusammen"),
+)
+PARTICLE_REACH = 8  # words between the verb and its particle at most
+
+
+def _separable_forms(word: str, following: list[str]) -> tuple[str, ...]:
+    """Stems of the word joined with a verb particle that follows it in the sentence."""
+    reach = following[:PARTICLE_REACH]
+    return tuple(
+        (stems(particle + word) or [particle + word])[0]
+        for particle in dict.fromkeys(reach)
+        if particle in PARTICLES
+    )
 
 
 def coverage(
@@ -109,7 +130,7 @@ def coverage(
     present_grams = set(gram_rows.indices[gram_rows.data > 0].tolist())
     missing: list[SalientWord] = []
     for word in salient:
-        if _has(word_index.vocabulary, present_words, word.stem):
+        if any(_has(word_index.vocabulary, present_words, s) for s in (word.stem, *word.separable)):
             continue
         if any(_has(word_index.vocabulary, present_words, f"syn{g}") for g in word.synonym_groups):
             continue

@@ -83,7 +83,8 @@ def test_a_judge_model_that_prefers_another_guide_turns_an_answer_into_a_questio
         ("2FA deaktivieren", {"deaktivieren"}),
         ("How do I enable two-factor authentication?", {"aktivieren"}),
         ("désactiver la double authentification", {"deaktivieren"}),
-        ("Wie füge ich eine Rechnungsadresse hinzu?", set()),  # separable "hinzu": no prefix
+        ("Wie füge ich eine Rechnungsadresse hinzu?", {"hinzufügen"}),  # separable verb
+        ("Wo lade ich meine Rechnung herunter?", set()),  # not an opposite pair's action
         ("Rechnungsadresse hinzufügen", {"hinzufügen"}),
         ("Konto löschen", {"löschen"}),
         ("Wie verlasse ich eine Organisation?", {"verlassen"}),
@@ -134,3 +135,15 @@ def test_a_mismatch_asks_but_still_offers_the_guide() -> None:
     decision = decide([_ev(1, action_mismatch="löschen ≠ verlassen"), _ev(2, score=2.99)])
     assert decision.verdict == CLARIFY and decision.choices[:2] == [1, 2]
     assert any(r.startswith("another action") for r in decision.reasons)
+
+
+def test_separable_verbs_are_read_with_their_particle() -> None:
+    from retrieval.actions import specific_actions_in
+
+    assert specific_actions_in("Wo lade ich meine Rechnung herunter?") == {"herunterladen"}
+    assert specific_actions_in("Wie trete ich aus der Organisation aus?") == {"verlassen"}
+    assert specific_actions_in("Wie melde ich mich vom Newsletter ab?") == {"abbestellen"}
+    words = salient_words("Wie füge ich als Partner einen neuen Kunden hinzu?", SYNONYMS)
+    verb = next(w for w in words if w.word == "fuge")
+    assert "hinzufug" in verb.separable  # meets the guide's "hinzufügen"
+    assert "hinzu" not in {w.word for w in words}  # the particle alone says nothing
