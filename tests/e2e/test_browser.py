@@ -190,6 +190,9 @@ def test_customer_gets_help_and_an_agent_answers(people, staff):
     expect(transcript).not_to_contain_text(SUPPORT_CODE)
     suggestions = agent.page.locator("#suggestions .suggestion")
     expect(suggestions.first).to_contain_text("Rechnungsadresse")
+    # The KB's verdict on the customer's question stands above the suggestions.
+    badge = agent.page.locator("#suggestions .verdict__badge")
+    expect(badge).to_have_text(re.compile(r"^(Antwort|Rückfrage)$"))
 
     agent.page.locator("#take-over").click()
     expect(agent.page.locator(".flash-success")).to_contain_text("übernommen")
