@@ -48,6 +48,7 @@ class Evidence:
     action_conflict: str  # "" or what conflicts, e.g. "aktivieren ≠ deaktivieren"
     margin: float  # this guide's score minus the next one's (the last: its own score)
     action_mismatch: str = ""  # the question's action is not the one the title names
+    content: float = 1.0  # total weight of the question's salient words (0: none at all)
     judge: float | None = None  # the optional judge model's say (see retrieval.judge)
 
 
@@ -182,6 +183,7 @@ def gather(
                 missing=missing,
                 action_conflict=action_conflict(query, info.title, headings),
                 action_mismatch=action_mismatch(query, info.title),
+                content=sum(w.weight for w in salient),
                 margin=float(scores[i] - scores[i + 1]) if i + 1 < len(hits) else hit.score,
             )
         )

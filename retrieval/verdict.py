@@ -76,6 +76,9 @@ def decide(evidence: list[Evidence], policy: Policy = DEFAULT_POLICY) -> Decisio
             reasons.append("the judge model prefers another guide or none clearly")
     if not reasons:
         return Decision(ANSWER)
+    if top.content <= 0:
+        # "????" or "Guten Morgen": nothing to ask the customer about a guide for.
+        return Decision(NOT_COVERED, reasons=(*reasons, "no content words"))
     choices = [
         e.article_id
         for e in evidence

@@ -147,3 +147,9 @@ def test_separable_verbs_are_read_with_their_particle() -> None:
     verb = next(w for w in words if w.word == "fuge")
     assert "hinzufug" in verb.separable  # meets the guide's "hinzufügen"
     assert "hinzu" not in {w.word for w in words}  # the particle alone says nothing
+
+
+def test_a_message_without_content_words_is_not_asked_about() -> None:
+    assert decide([_ev(1, confidence=0.4, content=0.0)]).verdict == NOT_COVERED
+    assert decide([_ev(1, confidence=0.4, content=0.5)]).verdict == CLARIFY
+    assert {w.word for w in salient_words("Guten Morgen ????", SYNONYMS)} == set()
