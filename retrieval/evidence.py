@@ -69,6 +69,13 @@ def language(folded_words: list[str]) -> str:
     return max(LANGS, key=lambda lang: (totals[lang], lang == "de"))
 
 
+def warm_up() -> None:
+    """Load the word frequency lists now: the first look-up in a process takes half a
+    second, which the first customer should not wait for."""
+    for lang in LANGS:
+        _zipf("und", lang)
+
+
 @lru_cache(maxsize=65536)
 def _zipf(word: str, lang: str) -> float:
     return zipf_frequency(word, lang)

@@ -233,6 +233,7 @@ class Retriever:
     def load(self) -> IndexReport:
         """Load the model and the index now (from disk if current), not at the first query."""
         _ = self.index
+        evidences.warm_up()
         assert self.last_report is not None
         return self.last_report
 
