@@ -168,29 +168,31 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
         center = generic_center(retriever.index)
         return [c.to_dict() for c in cluster_questions(vectors, questions, center=center)]
 
-    @bp.post("/rescore")
-    async def rescore_route(request: Request) -> HTTPResponse:
+    def texts_of(
+        request: Request, key: str, most: int
+    ) -> tuple[list[str] | None, HTTPResponse | None]:
+        """The request's JSON list of 1..most strings under ``key``, or the error to send."""
         if not authorized(request):
-            return _error("unauthorized", 401)
+            return None, _error("unauthorized", 401)
         data = body(request)
         if data is None:
-            return _error("expected JSON {queries: [str, …]}", 400)
-        queries, problem = _questions(data.get("queries"), "queries", 1, MAX_RESCORE)
+            return None, _error(f"expected JSON {{{key}: [str, …]}}", 400)
+        texts, problem = _questions(data.get(key), key, 1, most)
+        return texts, None if texts is not None else _error(problem, 400)
+
+    @bp.post("/rescore")
+    async def rescore_route(request: Request) -> HTTPResponse:
+        queries, error = texts_of(request, "queries", MAX_RESCORE)
         if queries is None:
-            return _error(problem, 400)
+            return error
         results = await asyncio.to_thread(rescore, retriever, queries)
         return json({"results": results})
 
     @bp.post("/cluster")
     async def cluster_route(request: Request) -> HTTPResponse:
-        if not authorized(request):
-            return _error("unauthorized", 401)
-        data = body(request)
-        if data is None:
-            return _error("expected JSON {questions: [str, …]}", 400)
-        questions, problem = _questions(data.get("questions"), "questions", 1, MAX_CLUSTER)
+        questions, error = texts_of(request, "questions", MAX_CLUSTER)
         if questions is None:
-            return _error(problem, 400)
+            return error
         for i, question in enumerate(questions):
             if not question.strip():
                 return _error(f"questions[{i}] is empty", 400)
