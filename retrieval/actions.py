@@ -64,16 +64,8 @@ ADD = _action(
     r"ajout",
     r"cre[ea]",
 )
-REMOVE = _action(
-    "löschen",
-    r"losch",
-    r"geloscht",
-    r"entfern",
-    r"delet",
-    r"remov",
-    r"supprim",
-    r"retir",
-)
+DELETE = _action("löschen", r"losch", r"geloscht", r"delet", r"supprim")
+REMOVE = _action("entfernen", r"entfern", r"remov", r"retir", r"get(?:ting)? rid of")
 JOIN = _action("beitreten", r"beitret", r"beigetret", r"join", r"rejoindre", r"adher")
 LEAVE = _action(
     "verlassen",
@@ -108,7 +100,13 @@ DOWNLOAD = _action(
 )
 CANCEL = _action("kündigen", r"kundig", r"gekundigt", r"cancel", r"resili")
 RESET = _action("zurücksetzen", r"zurucksetz", r"zuruckgesetzt", r"reset", r"reinitialis")
-INVITE = _action("einladen", r"einlad", r"eingeladen", r"invit")
+INVITE = _action(
+    "einladen",
+    r"einlad",
+    r"eingeladen",
+    r"lad\w*\b(?:\W+\w+){0,6}?\W+ein\b",
+    r"invit",
+)
 SWITCH = _action("wechseln", r"wechsel", r"wechsl", r"gewechselt", r"switch")
 CHANGE = _action(
     "ändern",
@@ -128,6 +126,7 @@ CHANGE = _action(
 
 OPPOSITES: tuple[tuple[Action, Action], ...] = (
     (ENABLE, DISABLE),
+    (ADD, DELETE),
     (ADD, REMOVE),
     (JOIN, LEAVE),
     (SUBSCRIBE, UNSUBSCRIBE),
@@ -154,6 +153,20 @@ SPECIFIC: tuple[Action, ...] = (
     SWITCH,
 )
 BROAD = (CHANGE,)
+# Different words, often the same request: removing oneself from an organisation is leaving
+# it, removing 2FA is switching it off, an invited customer is an added one.
+COMPATIBLE = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("entfernen", "verlassen"),
+        ("entfernen", "deaktivieren"),
+        ("entfernen", "löschen"),
+        ("einladen", "hinzufügen"),
+        ("kündigen", "löschen"),
+    )
+)
+# A past participle tells what happened ("Ich wurde eingeladen, …"), not what is asked.
+_PARTICIPLE = re.compile(r"\b\w*ge\w+(?:t|en)\b")
 
 
 def actions_in(text: str) -> set[str]:
@@ -171,7 +184,7 @@ def action_mismatch(question: str, title: str) -> str:
     other specific ones ("Organisation löschen" against "Organisation wechseln oder
     verlassen"). A title naming a broad action ("… verwalten", "… ändern") or none at all
     does not count against any question."""
-    asked = specific_actions_in(question)
+    asked = specific_actions_in(_PARTICIPLE.sub(" ", fold(question)))
     if not asked:
         return ""
     folded_title = fold(title)
@@ -179,6 +192,8 @@ def action_mismatch(question: str, title: str) -> str:
         return ""
     purpose = specific_actions_in(title)
     if not purpose or asked & purpose:
+        return ""
+    if any(frozenset((a, p)) in COMPATIBLE for a in asked for p in purpose):
         return ""
     return f"{', '.join(sorted(asked))} ≠ {', '.join(sorted(purpose))}"
 

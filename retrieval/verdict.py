@@ -27,7 +27,7 @@ MAX_CHOICES = 3
 class Policy:
     """Thresholds of the decision, tuned on the dev split by ``bench/verdicts.py --tune``."""
 
-    answer_confidence: float = 0.7  # confidence() at or above: may be an answer
+    answer_confidence: float = 0.6  # confidence() at or above: may be an answer
     clarify_confidence: float = 0.1  # below: not covered, whatever else
     min_coverage: float = 0.4  # share of the question's salient words found in the guide
     min_margin: float = 0.01  # top article's score minus the second's

@@ -153,3 +153,16 @@ def test_a_message_without_content_words_is_not_asked_about() -> None:
     assert decide([_ev(1, confidence=0.4, content=0.0)]).verdict == NOT_COVERED
     assert decide([_ev(1, confidence=0.4, content=0.5)]).verdict == CLARIFY
     assert {w.word for w in salient_words("Guten Morgen ????", SYNONYMS)} == set()
+
+
+def test_related_actions_and_past_participles_are_no_mismatch() -> None:
+    from retrieval.actions import action_mismatch
+
+    leave = "Organisation wechseln oder verlassen"
+    # Removing oneself from an organisation is leaving it; deleting it is not.
+    assert action_mismatch("Wie entferne ich mich aus der Organisation?", leave) == ""
+    assert action_mismatch("Wie lösche ich die Organisation?", leave) != ""
+    assert action_mismatch("2FA entfernen", "Zwei-Faktor-Authentifizierung deaktivieren") == ""
+    # "eingeladen" tells what happened; the question is about getting to the organisation.
+    assert action_mismatch("Ich wurde eingeladen, wie wechsle ich dorthin?", leave) == ""
+    assert action_mismatch("Wie lade ich einen Kollegen ein?", leave) != ""
