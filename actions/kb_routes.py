@@ -215,8 +215,7 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
         queries, problem = _questions(data.get("queries"), "queries", 0, MAX_PREVIEW)
         if queries is None:
             return _error(problem, 400)
-        results = await asyncio.to_thread(preview, retriever, draft, queries)
-        return json({"results": results})
+        return json(await asyncio.to_thread(preview, retriever, draft, queries))
 
     @bp.post("/reload-scope")
     async def reload_scope_route(request: Request) -> HTTPResponse:

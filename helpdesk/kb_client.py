@@ -85,7 +85,8 @@ class KbClient:
 
     def preview(self, article: dict, queries: list[str]) -> dict:
         """What publishing ``article`` (``{id|None, title, markdown, lang}``) would change:
-        ``{"results": [{query, before: {verdict, article_id}, after: {…}, changed}]}``.
+        ``{"results": [{query, before: {verdict, article_id}, after: {…}, changed}],
+        "scope_topics": [out-of-scope topics that would keep it from answering]}``.
         A draft without an id appears as article id 0 in ``after``."""
         return self._post("/kb/preview", {"article": article, "queries": queries}, timeout=120)
 

@@ -24,8 +24,12 @@ from helpdesk.users import User
 from kb.revisions import DiffLine, EditorError, Invalid, diff
 
 FILE_NAME = "out_of_scope.yml"
-SCOPE_KINDS = ("imported", "added")
-KIND_LABELS = {"imported": "Aus der Datei übernommen", "added": "Thema hinzugefügt"}
+SCOPE_KINDS = ("imported", "added", "removed")
+KIND_LABELS = {
+    "imported": "Aus der Datei übernommen",
+    "added": "Thema hinzugefügt",
+    "removed": "Thema entfernt",
+}
 MAX_TOPIC_CHARS = 300
 NEW_FILE_HEADER = (
     "# Topics customers of this KB ask about that no article answers (yet). When an article\n"
@@ -42,7 +46,7 @@ class ScopeRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(unique=True)  # 1, 2, …
     kind: Mapped[str] = mapped_column(String(16))
-    topic: Mapped[str | None] = mapped_column(String(MAX_TOPIC_CHARS))  # the topic added
+    topic: Mapped[str | None] = mapped_column(String(MAX_TOPIC_CHARS))  # added or removed
     text: Mapped[str] = mapped_column(Text)  # the whole file, exactly as written
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -172,12 +176,60 @@ def check_topic(topic: str, existing: list[str]) -> str:
     return topic
 
 
-def propose(session: Session, kb_dir: Path, topic: str) -> Proposal:
-    """What adding ``topic`` would change, as a diff; nothing is written."""
+# -- removing a topic ----------------------------------------------------------------------
+
+
+def without_topic(text: str, topic: str) -> str:
+    """``text`` without ``topic``'s list item, comments and layout kept."""
+    wanted = [t for t in topics_of(text) if t != topic]
+    kept = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("- "):
+            try:
+                item = yaml.safe_load(stripped)
+            except yaml.YAMLError:
+                item = None
+            if isinstance(item, list) and len(item) == 1 and clean_topic(item[0]) == topic:
+                continue
+        kept.append(line)
+    candidate = "".join(kept)
+    if topics_of(candidate) == wanted:
+        return candidate
+    comments = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    data = yaml.safe_load(text) or {}
+    data["topics"] = wanted
+    return comments + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000)
+
+
+def listed_topic(topic: str, existing: list[str]) -> str:
+    """The listed spelling of ``topic``; :class:`Invalid` with a German message if absent."""
+    wanted = clean_topic(topic).casefold()
+    for listed_one in existing:
+        if listed_one.casefold() == wanted:
+            return listed_one
+    raise Invalid({"topic": [f"„{clean_topic(topic)}“ steht nicht auf der Liste."]})
+
+
+# -- proposing and writing a change --------------------------------------------------------
+
+
+def _changed(text: str, topic: str, *, remove: bool) -> tuple[str, str]:
+    """(the topic as written or listed, the list's new text)."""
+    existing = topics_of(text)
+    if remove:
+        topic = listed_topic(topic, existing)
+        return topic, without_topic(text, topic)
+    topic = check_topic(topic, existing)
+    return topic, with_topic(text, topic)
+
+
+def propose(session: Session, kb_dir: Path, topic: str, *, remove: bool = False) -> Proposal:
+    """What adding (or removing) ``topic`` would change, as a diff; nothing is written."""
     newest = sync(session, kb_dir)
-    topic = check_topic(topic, topics_of(newest.text))
-    new_text = with_topic(newest.text, topic)
-    lines = diff(newest.text, new_text, f"{FILE_NAME} (Version {newest.number})", "mit Ihrem Thema")
+    topic, new_text = _changed(newest.text, topic, remove=remove)
+    label = "ohne das Thema" if remove else "mit Ihrem Thema"
+    lines = diff(newest.text, new_text, f"{FILE_NAME} (Version {newest.number})", label)
     return Proposal(topic, newest.number, newest.text, new_text, lines)
 
 
@@ -189,12 +241,32 @@ def add_topic(
     Refused with :class:`ScopeConflict` when the list changed since the diff the editor saw
     (``base``), with :class:`~kb.revisions.Invalid` for an empty, long or listed topic.
     """
+    return _write(session, kb_dir, topic, base=base, author_id=author_id, remove=False)
+
+
+def remove_topic(
+    session: Session, kb_dir: Path, topic: str, *, base: int, author_id: int | None
+) -> ScopeRevision:
+    """Write the list without ``topic`` (an article now answers it) and record the revision;
+    refused like :func:`add_topic`, and with :class:`~kb.revisions.Invalid` if not listed."""
+    return _write(session, kb_dir, topic, base=base, author_id=author_id, remove=True)
+
+
+def _write(
+    session: Session,
+    kb_dir: Path,
+    topic: str,
+    *,
+    base: int,
+    author_id: int | None,
+    remove: bool,
+) -> ScopeRevision:
     newest = sync(session, kb_dir)
     if newest.number != base:
         raise ScopeConflict(newest, author_name(session, newest))
-    topic = check_topic(topic, topics_of(newest.text))
-    text = with_topic(newest.text, topic)
-    revision = _add(session, "added", text, author_id, newest, topic)
+    topic, text = _changed(newest.text, topic, remove=remove)
+    kind = "removed" if remove else "added"
+    revision = _add(session, kind, text, author_id, newest, topic)
     path = path_of(kb_dir)
     temporary = path.with_suffix(".yml.tmp")
     temporary.write_text(text, encoding="utf-8")

@@ -67,14 +67,35 @@ def rescore(retriever: Retriever, queries: list[str]) -> list[dict]:
     return results
 
 
-def preview(retriever: Retriever, draft: dict, queries: list[str]) -> list[dict]:
-    """What would change for each question if ``draft`` were published: ``{"query",
-    "before": {"verdict", "article_id"}, "after": {…}, "changed"}``.
+def blocking_topics(retriever: Retriever, index: SearchIndex, article_id: int) -> list[str]:
+    """The editors' out-of-scope topics whose closest guide in ``index`` is ``article_id``.
+
+    Such a topic keeps the article from answering questions on it (a question as close to
+    a topic not to answer as to the guide is not covered): once the article is published,
+    the topic belongs off the list."""
+    background = index.units.texts[index.units.n_searchable :]
+    position = {text: i for i, text in enumerate(background)}
+    found = []
+    for topic in scope_topics(retriever.store):
+        if topic not in position:
+            continue  # not in this index yet (the list changed since it was built)
+        analyzed = AnalyzedQuery.of(topic, retriever.synonyms)
+        hits = rank(index, analyzed, index.background[position[topic]], 1)
+        if hits and hits[0].article_id == article_id:
+            found.append(topic)
+    return found
+
+
+def preview(retriever: Retriever, draft: dict, queries: list[str]) -> dict:
+    """What would change if ``draft`` were published: ``{"results": [{"query", "before":
+    {"verdict", "article_id"}, "after": {…}, "changed"}], "scope_topics": [str]}``, the
+    latter being the out-of-scope topics that would keep the draft from answering.
 
     ``draft``: ``{"id": int | None, "title", "markdown" (the body), "lang"}``; with the id of
     an existing article it replaces that article, without one it is added as DRAFT_ID."""
     live = retriever.index
-    trial = index_with_draft(retriever, live, draft_article(draft, live)) if queries else live
+    article = draft_article(draft, live)
+    trial = index_with_draft(retriever, live, article)
     results = []
     for query in queries:
         prepared, vector = _prepared(retriever, query)
@@ -88,7 +109,7 @@ def preview(retriever: Retriever, draft: dict, queries: list[str]) -> list[dict]
                 "changed": before.brief() != after.brief(),
             }
         )
-    return results
+    return {"results": results, "scope_topics": blocking_topics(retriever, trial, article.id)}
 
 
 def draft_article(draft: dict, live: SearchIndex) -> Article:

@@ -191,11 +191,14 @@ def _reload_scope() -> None:
 @bp.post("/uncovered/scope")
 @login_required("editor")
 def scope_change():
-    """``action=preview``: the diff of the list with the topic added (nothing written);
-    ``action=confirm``: write it as a revision (based on the diff's version) and reload."""
+    """``action=preview``: the diff of the list with the topic added, or with
+    ``change=remove`` removed (nothing written); ``action=confirm``: write it as a revision
+    (based on the diff's version) and reload."""
     form = request.form
     days = _days(form.get("days"))
     topic = form.get("topic", "")
+    remove = form.get("change") == "remove"
+    write = scope.remove_topic if remove else scope.add_topic
     settings = services.settings()
     db = get_db()
     errors: dict[str, list[str]] = {}
@@ -206,9 +209,7 @@ def scope_change():
             except ValueError:
                 base = -1
             try:
-                revision = scope.add_topic(
-                    db, settings.kb_dir, topic, base=base, author_id=current_user.id
-                )
+                revision = write(db, settings.kb_dir, topic, base=base, author_id=current_user.id)
             except Invalid as exc:
                 db.commit()
                 errors = exc.errors
@@ -217,8 +218,9 @@ def scope_change():
                 flash(str(exc), "error")
             else:
                 db.commit()
+                where = "nicht mehr" if remove else "jetzt"
                 flash(
-                    f"„{revision.topic}“ steht jetzt auf der Liste der bewusst nicht "
+                    f"„{revision.topic}“ steht {where} auf der Liste der bewusst nicht "
                     f"abgedeckten Themen (Version {revision.number}).",
                     "success",
                 )
@@ -227,7 +229,7 @@ def scope_change():
         proposal = None
         if not errors:
             try:
-                proposal = scope.propose(db, settings.kb_dir, topic)
+                proposal = scope.propose(db, settings.kb_dir, topic, remove=remove)
             except Invalid as exc:
                 errors = exc.errors
             except EditorError as exc:
@@ -238,6 +240,7 @@ def scope_change():
         "analytics/scope_confirm.html",
         proposal=proposal,
         topic=scope.clean_topic(topic),
+        remove=remove,
         errors=errors,
         days=days,
         file_name=scope.FILE_NAME,

@@ -52,6 +52,8 @@ class Preview:
     checked: int = 0
     changed: list[Change] = field(default_factory=list)
     error: str | None = None
+    # Out-of-scope topics the text answers best: they would keep it from answering.
+    scope_topics: list[str] = field(default_factory=list)
 
 
 def verdict_text(
@@ -101,8 +103,6 @@ def preview(
     """Which stored questions the text in the form would answer differently if published."""
     result = Preview(days=analytics.DEFAULT_DAYS)
     queries = preview_questions(session, drafts)
-    if not queries:
-        return result
     article = {
         "id": article_id,
         "title": data.title[:300] or "(ohne Titel)",  # the service needs a title
@@ -122,6 +122,8 @@ def preview(
     titles = analytics.article_titles(services.settings().kb_dir)
     rows = response.get("results") if isinstance(response, dict) else None
     rows = [row for row in rows or [] if isinstance(row, dict)]
+    topics = response.get("scope_topics") if isinstance(response, dict) else None
+    result.scope_topics = [t for t in topics or [] if isinstance(t, str)]
     result.checked = len(rows) or len(queries)
     for row in rows:
         if not row.get("changed"):

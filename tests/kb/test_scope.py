@@ -100,3 +100,37 @@ def test_a_flow_list_is_written_anew(tmp_path):
     changed = scope.with_topic(text, "c")
     assert changed.startswith("# Kopf\n")
     assert yaml.safe_load(changed) == {"topics": ["a", "b", "c"], "other": 1}
+
+
+def test_removing_a_topic_keeps_comments_and_records_the_revision(db, settings):
+    path = settings.kb_dir / "out_of_scope.yml"
+    before = path.read_text(encoding="utf-8")
+    topic = "Wie richte ich einen Cronjob ein?"
+    proposal = scope.propose(db, settings.kb_dir, topic.upper(), remove=True)
+    assert proposal.topic == topic  # the listed spelling
+    assert [line.text for line in proposal.lines if line.kind == "del"] == [f"-  - {topic}"]
+    assert not [line for line in proposal.lines if line.kind == "add"]
+    assert path.read_text(encoding="utf-8") == before
+
+    revision = scope.remove_topic(db, settings.kb_dir, topic, base=proposal.base, author_id=None)
+    db.commit()
+    after = path.read_text(encoding="utf-8")
+    assert after == before.replace(f"  - {topic}\n", "")  # one line gone, nothing else
+    assert topic not in yaml.safe_load(after)["topics"]
+    assert (revision.kind, revision.topic) == ("removed", topic)
+    assert scope.KIND_LABELS[revision.kind] == "Thema entfernt"
+
+
+def test_removing_a_topic_that_is_not_listed_is_refused(db, settings):
+    with pytest.raises(Invalid) as refused:
+        scope.propose(db, settings.kb_dir, "Gibt es nicht", remove=True)
+    assert "steht nicht auf der Liste" in refused.value.errors["topic"][0]
+    newest = scope.sync(db, settings.kb_dir)
+    with pytest.raises(scope.ScopeConflict):
+        scope.remove_topic(
+            db,
+            settings.kb_dir,
+            "Wie richte ich einen Cronjob ein?",
+            base=newest.number - 1,
+            author_id=None,
+        )

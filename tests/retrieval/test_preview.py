@@ -112,7 +112,9 @@ def test_preview_adds_the_draft_to_a_private_index_only(settings: Settings):
     )
     assert _top(retriever, trial, "Zustellung per Brieftaube") == DRAFT_ID
 
-    results = preview(retriever, PIGEON, ["Zustellung per Brieftaube", ""])
+    found = preview(retriever, PIGEON, ["Zustellung per Brieftaube", ""])
+    assert set(found) == {"results", "scope_topics"} and found["scope_topics"] == []
+    results = found["results"]
     assert [set(r) for r in results] == [{"query", "before", "after", "changed"}] * 2
     assert (
         results[1]["before"]
@@ -152,11 +154,10 @@ def test_a_draft_with_an_existing_id_replaces_that_article(settings: Settings):
     assert _top(retriever, trial, "Zustellung per Brieftaube") == 3
 
 
-def test_preview_without_questions_builds_nothing(settings: Settings):
-    retriever, embedder = _fake(settings)
-    before = embedder.encoded
-    assert preview(retriever, PIGEON, []) == []
-    assert embedder.encoded == before
+def test_preview_without_questions_still_names_blocking_topics(settings: Settings):
+    retriever, _ = _fake(settings)
+    found = preview(retriever, PIGEON, [])
+    assert found["results"] == [] and isinstance(found["scope_topics"], list)
 
 
 # --- reload_scope ------------------------------------------------------------------------
@@ -244,15 +245,16 @@ def test_a_paypal_draft_would_answer_the_paypal_question(
     searched = {q: _search(real_retriever, q) for q in (PAYPAL, UNRELATED)}
     new_id = ArticleStore(real_settings.kb_dir).next_id()
 
-    results = preview(real_retriever, {"id": new_id, **PAYPAL_DRAFT}, [PAYPAL, UNRELATED])
-    paypal, unrelated = results
+    found = preview(real_retriever, {"id": new_id, **PAYPAL_DRAFT}, [PAYPAL, UNRELATED])
+    paypal, unrelated = found["results"]
+    assert found["scope_topics"] == []  # no topic on the list is about paying
     assert paypal["before"]["article_id"] != new_id
     assert paypal["after"] == {"verdict": "answer", "article_id": new_id}
     assert paypal["changed"] is True
     assert unrelated["after"] == unrelated["before"] == {"verdict": "answer", "article_id": 3}
     assert unrelated["changed"] is False
     # A draft without an id is the same article under DRAFT_ID.
-    [anonymous] = preview(real_retriever, {"id": None, **PAYPAL_DRAFT}, [PAYPAL])
+    [anonymous] = preview(real_retriever, {"id": None, **PAYPAL_DRAFT}, [PAYPAL])["results"]
     assert anonymous["after"] == {"verdict": "answer", "article_id": DRAFT_ID}
 
     # The live index is untouched: same object, same answers, same files.
@@ -280,3 +282,17 @@ def test_a_reloaded_topic_stops_answers_at_once(real_settings: Settings, tmp_pat
     [after] = rescore(retriever, [PAYPAL])
     assert after["verdict"] == "not_covered" and after["article_id"] is None
     assert retriever.last_report is not None and retriever.last_report.encoded == 1
+
+
+@pytest.mark.slow
+def test_a_draft_on_a_listed_topic_names_the_topic_that_blocks_it(real_retriever: Retriever):
+    wordpress = {
+        "id": None,
+        "title": "WordPress installieren",
+        "lang": "de",
+        "markdown": "## WordPress installieren\n\nÖffnen Sie im Manager Ihr Webhosting und "
+        "klicken Sie auf „WordPress installieren“. Folgen Sie dem Assistenten.\n",
+    }
+    found = preview(real_retriever, wordpress, [])
+    assert any("WordPress" in topic for topic in found["scope_topics"])
+    assert all("DNS" not in topic for topic in found["scope_topics"])

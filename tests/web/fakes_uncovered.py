@@ -81,8 +81,16 @@ class LoopKb(FakeKb):
                     "changed": query in self.changes,
                 }
                 for query in queries
-            ]
+            ],
+            # Listed topics whose words the draft's title contains.
+            "scope_topics": [t for t in self._scope_topics() if article["title"] in t],
         }
+
+    def _scope_topics(self) -> list[str]:
+        if self.scope_file is None or not self.scope_file.exists():
+            return []
+        data = yaml.safe_load(self.scope_file.read_text(encoding="utf-8")) or {}
+        return [str(t) for t in data.get("topics") or []]
 
     def reload_scope(self) -> dict:
         self._up()

@@ -578,3 +578,47 @@ def test_out_of_scope_with_the_kb_service_down_still_saves(login, data, fake_kb,
         "/analytics/uncovered/scope/reload", data={"csrf_token": token}, follow_redirects=True
     )
     assert "berücksichtigt die Liste ab sofort" in reload.get_data(as_text=True)
+
+
+def test_a_listed_topic_is_taken_off_the_list_after_its_diff(login, data, fake_kb, web_settings):
+    client = login("editor")
+    path = web_settings.kb_dir / "out_of_scope.yml"
+    topic = "Wie richte ich einen Cronjob ein?"
+    history = page(client, "/analytics/uncovered/scope")
+    assert "Von der Liste nehmen" in history
+    token = csrf_token(client, "/analytics/uncovered/scope")
+    shown = client.post(
+        "/analytics/uncovered/scope",
+        data={"csrf_token": token, "topic": topic, "change": "remove", "action": "preview"},
+    )
+    assert shown.status_code == 200
+    text = shown.get_data(as_text=True)
+    assert f'<span class="diff-del">-  - {html.escape(topic)}</span>' in text
+    assert "Thema von der Liste nehmen" in text and topic in path.read_text(encoding="utf-8")
+    base = re.search(r'name="base" value="(\d+)"', text).group(1)
+    response = client.post(
+        "/analytics/uncovered/scope",
+        data={
+            "csrf_token": token,
+            "topic": topic,
+            "change": "remove",
+            "base": base,
+            "action": "confirm",
+        },
+    )
+    assert response.status_code == 302
+    assert topic not in yaml.safe_load(path.read_text(encoding="utf-8"))["topics"]
+    assert len(fake_kb.called("reload_scope")) == 1
+    assert "steht nicht mehr auf der Liste" in page(client)
+
+
+def test_the_impact_check_names_listed_topics_that_would_block_the_article(login, data, fake_kb):
+    client = login("editor")
+    _location, form = start_draft(client)
+    form["title"] = "Cronjob"
+    response = client.post("/editor/impact", data={**form, "action": "impact"})
+    text = response.get_data(as_text=True)
+    block = re.search(r'<div class="note note--warn" id="impact-scope".*?</div>', text, re.S)
+    assert block is not None
+    assert "Wie richte ich einen Cronjob ein?" in block.group(0)
+    assert 'name="change" value="remove"' in block.group(0)
