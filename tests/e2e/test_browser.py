@@ -257,6 +257,8 @@ def test_clarifying_question_in_the_widget(people):
             break
     else:
         pytest.fail(f"none of {CLARIFY_CANDIDATES} gets a clarifying question any more")
+    # Pinned to the first bot message: "last" would move to the answer once it arrives.
+    asked = chat.locator(".hd-msg--bot").first
     expect(asked).to_contain_text("Meinen Sie eine dieser Anleitungen?")
     choices = asked.locator(".hd-choices button.hd-quick")
     expect(choices.last).to_have_text("Etwas anderes")
