@@ -16,14 +16,12 @@ import asyncio
 import hmac
 from typing import Any
 
-import numpy as np
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from kb.article import LANGUAGES
-from retrieval.clusters import cluster_questions, generic_center
-from retrieval.preview import ScopeError, preview, reload_scope, rescore
-from retrieval.service import QueryError, Retriever, prepare_query
+from retrieval.preview import ScopeError, preview, reload_scope, rescore, topics_of
+from retrieval.service import QueryError, Retriever
 
 MAX_K = 10
 MAX_REINDEX = 100
@@ -37,7 +35,6 @@ MAX_TITLE_CHARS = 300
 MAX_MARKDOWN_CHARS = 200_000
 # Questions are encoded for clustering in slices: the embedder's query cache (2,048) must
 # hold a whole call's texts.
-ENCODE_SLICE = 256
 
 
 def _error(message: str, status: int) -> HTTPResponse:
@@ -156,18 +153,6 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
             {"chunks": report.chunks, "articles": report.articles, "took_ms": report.took_ms}
         )
 
-    def clusters(questions: list[str]) -> list[dict[str, Any]]:
-        limit = retriever.settings.max_query_chars
-        texts = [prepare_query(q, limit) for q in questions]
-        vectors = np.concatenate(
-            [
-                retriever.embedder.encode_queries(texts[start : start + ENCODE_SLICE])
-                for start in range(0, len(texts), ENCODE_SLICE)
-            ]
-        )
-        center = generic_center(retriever.index)
-        return [c.to_dict() for c in cluster_questions(vectors, questions, center=center)]
-
     def texts_of(
         request: Request, key: str, most: int
     ) -> tuple[list[str] | None, HTTPResponse | None]:
@@ -197,7 +182,7 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
             if not question.strip():
                 return _error(f"questions[{i}] is empty", 400)
         try:
-            found = await asyncio.to_thread(clusters, questions)
+            found = await asyncio.to_thread(topics_of, retriever, tuple(questions))
         except QueryError as exc:
             return _error(str(exc), 400)
         return json({"clusters": found})

@@ -11,6 +11,7 @@ and nothing of it is saved or shared: the live index and the files on disk stay 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import yaml
@@ -19,6 +20,7 @@ from kb.article import Article
 from kb.store import ArticleStore
 from retrieval import confidence as conf
 from retrieval.chunking import chunk_article
+from retrieval.clusters import cluster_questions, generic_center
 from retrieval.corpus import ArticleInfo
 from retrieval.index_store import SearchIndex, build_index, vector_cache
 from retrieval.ranking import AnalyzedQuery, rank
@@ -45,6 +47,28 @@ class Outcome:
 
     def brief(self) -> dict:
         return {"verdict": self.verdict, "article_id": self.article_id}
+
+
+# Questions are encoded in slices: a list of 2,000 at once would hold all their tokens.
+ENCODE_SLICE = 256
+
+
+@lru_cache(maxsize=8)
+def topics_of(retriever: Retriever, questions: tuple[str, ...]) -> list[dict]:
+    """The questions grouped by topic (``retrieval.clusters``) as JSON-ready dicts.
+
+    Kept for the last few lists: the analytics page and its CSV export ask for the same
+    period's questions again and again, and encoding 1,000 of them takes seconds."""
+    limit = retriever.settings.max_query_chars
+    texts = [prepare_query(q, limit) for q in questions]
+    vectors = np.concatenate(
+        [
+            retriever.embedder.encode_queries(texts[start : start + ENCODE_SLICE])
+            for start in range(0, len(texts), ENCODE_SLICE)
+        ]
+    )
+    center = generic_center(retriever.index)
+    return [c.to_dict() for c in cluster_questions(vectors, list(questions), center=center)]
 
 
 def rescore(retriever: Retriever, queries: list[str]) -> list[dict]:

@@ -296,3 +296,17 @@ def test_a_draft_on_a_listed_topic_names_the_topic_that_blocks_it(real_retriever
     found = preview(real_retriever, wordpress, [])
     assert any("WordPress" in topic for topic in found["scope_topics"])
     assert all("DNS" not in topic for topic in found["scope_topics"])
+
+
+def test_the_same_questions_are_grouped_once(settings: Settings):
+    from retrieval.preview import topics_of
+
+    retriever, embedder = _fake(settings)
+    questions = ("Kann ich mit PayPal zahlen?", "PayPal als Zahlungsart?", "DNS ändern")
+    first = topics_of(retriever, questions)
+    encoded = embedder.queries_encoded
+    assert topics_of(retriever, questions) == first
+    assert embedder.queries_encoded == encoded  # the page's second view encodes nothing
+    assert sorted(i for topic in first for i in topic["members"]) == [0, 1, 2]
+    topics_of(retriever, questions[:2])
+    assert embedder.queries_encoded > encoded  # another list is grouped anew
