@@ -18,6 +18,7 @@ from actions.code_format import mask_codes
 
 # The KB's verdicts (retrieval.verdict).
 ANSWER, CLARIFY, NOT_COVERED = "answer", "clarify", "not_covered"
+VERDICTS = (ANSWER, CLARIFY, NOT_COVERED)
 INTENT = "choose_guide"
 ENTITY = "guide_id"
 NONE = "none"  # the guide_id of "Etwas anderes"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from actions import clarify
 from actions.code_format import mask_codes
-from actions.feedback import record_choice
+from actions.feedback import record_choice, record_question
 from helpdesk.conversations import ChatMessage, Conversation
 from helpdesk.kb_client import KbQueryError, KbUnavailable
 from helpdesk.models import Handoff, utc_now
@@ -201,7 +201,18 @@ def _limited_answer(session: Session, conversation: Conversation, text: str, cha
         return [_add(session, conversation, "system", UNAVAILABLE, limited=True)]
     data: dict[str, Any] = {"limited": True, "confidence": answer.get("confidence")}
     choices = _choices(answer.get("choices"))
-    if answer.get("answerable") and answer.get("article_id") is not None:
+    answered = bool(answer.get("answerable")) and answer.get("article_id") is not None
+    verdict = answer.get("verdict")
+    # Stored like the bot's questions: editors see what went unanswered during the outage.
+    record_question(
+        session,
+        conversation_id=conversation.id,
+        query=text,
+        article_id=answer["article_id"] if answered else None,
+        confidence=float(answer.get("confidence") or 0.0),
+        verdict=verdict if verdict in clarify.VERDICTS else None,
+    )
+    if answered:
         data["article"] = {"id": answer["article_id"], "title": answer.get("title", "")}
         data["verdict"] = clarify.ANSWER
         body = f"{LIMITED_PREFIX}\n\n{answer.get('markdown', '')}"

@@ -20,7 +20,7 @@ from helpdesk.chat_service import (
     get_conversation,
 )
 from helpdesk.conversations import ChatMessage, Conversation
-from helpdesk.models import ClarifyChoice
+from helpdesk.models import ClarifyChoice, KbQuestion
 from helpdesk.users import User
 from tests.web.fakes import GUIDE, FakeBot, FakeKb
 from web import create_app
@@ -449,3 +449,17 @@ def test_rasa_down_foreign_and_stale_choices(app, client, fake_bot, fake_kb):
     typed = say(client, cid, '/choose_guide{"guide_id":"99"}').get_json()["messages"][1]
     assert typed["verdict"] == "answer"  # read as words, answered from the KB
     assert fake_kb.chosen == [] and choices_in(app) == []
+
+
+def test_rasa_down_questions_are_stored_with_their_verdict(app, client, fake_bot):
+    fake_bot.down = True
+    cid = start(client)
+    say(client, cid, PDF)
+    say(client, cid, "Wie installiere ich WordPress?")
+    with app.app_context():
+        rows = get_db().scalars(select(KbQuestion).order_by(KbQuestion.id)).all()
+        stored = [(q.conversation_id, q.query, q.verdict, q.article_id) for q in rows]
+    assert stored == [
+        (cid, PDF, "clarify", None),
+        (cid, "Wie installiere ich WordPress?", "not_covered", None),
+    ]
