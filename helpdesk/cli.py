@@ -102,14 +102,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not _check_query(" ".join(args.query)):
         return EXIT_USAGE
     try:
-        answer = _retriever().answer(" ".join(args.query))
-        print(answer.markdown)
-        for choice in answer.choices:
-            print(f"- [{choice.article_id}] {choice.title}")
+        print(_with_choices(_retriever().answer(" ".join(args.query))))
     except QueryError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _with_choices(answer) -> str:
+    """The answer's text; for a question back, the guides offered, numbered."""
+    lines = [answer.markdown]
+    lines += [f"  {n}. {c.title} [{c.article_id}]" for n, c in enumerate(answer.choices, 1)]
+    if answer.choices:
+        lines.append("  0. Etwas anderes")
+    return "\n".join(lines)
+
+
+def _chosen(retriever, question: str, choices: list):
+    """Ask for the number of the guide meant; its answer, or "not covered" for 0/other."""
+    from retrieval.answer import Answer
+
+    try:
+        picked = input("Nummer: ").strip()
+    except EOFError:
+        picked = ""
+    if picked.isdigit() and 1 <= int(picked) <= len(choices):
+        return retriever.answer(question, choices[int(picked) - 1].article_id)
+    return Answer(question, answerable=False, confidence=0.0, verdict="not_covered")
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -129,7 +148,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         try:
             reply = retriever.answer(question)
-            print(f"\nAssistent: {reply.markdown}")
+            print(f"\nAssistent: {_with_choices(reply)}")
+            if reply.choices:
+                reply = _chosen(retriever, question, reply.choices)
+                print(f"\nAssistent: {reply.markdown}")
         except QueryError as exc:
             print(f"\nAssistent: {exc}")
     print("Auf Wiedersehen!")

@@ -106,3 +106,28 @@ def test_import_command_is_idempotent_on_the_committed_kb(
     assert cli.main(["kb", "import", str(SEED_DUMP)]) == 0
     assert "0 neu, 20 bereits importiert, 2 Zeilen Vorspann" in capsys.readouterr().out
     assert cli.main(["kb", "import", "/nonexistent/file.txt"]) == 2
+
+
+def test_chat_offers_the_guides_and_answers_the_chosen_one(
+    fake_retriever, capsys, monkeypatch
+) -> None:
+    from retrieval.answer import Answer, Choice
+
+    asked: list[tuple[str, int | None]] = []
+    chosen = fake_retriever.answer("Rechnungsadresse hinzufügen")
+
+    def answer(query: str, article_id: int | None = None) -> Answer:
+        asked.append((query, article_id))
+        if article_id is None:
+            choices = [Choice(3, "Rechnungsadresse hinzufügen"), Choice(10, "Zahlungsprofil")]
+            return Answer(query, False, 0.4, verdict="clarify", choices=choices)
+        return chosen
+
+    monkeypatch.setattr(fake_retriever, "answer", answer)
+    monkeypatch.setattr("sys.stdin", _stdin("Rechnung ändern?\n1\nNoch eine?\n0\n\n".encode()))
+    assert cli.main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert "Meinen Sie eine dieser Anleitungen?" in out and "1. Rechnungsadresse hinzufügen" in out
+    assert "0. Etwas anderes" in out
+    assert asked == [("Rechnung ändern?", None), ("Rechnung ändern?", 3), ("Noch eine?", None)]
+    assert "Quelle: Anleitung" in out and "nichts gefunden" in out
