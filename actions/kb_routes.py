@@ -20,7 +20,8 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from kb.article import LANGUAGES
-from retrieval.preview import ScopeError, preview, reload_scope, rescore, topics_of
+from retrieval.corpus import ScopeError
+from retrieval.preview import preview, reload_scope, rescore, topics_of
 from retrieval.service import QueryError, Retriever
 
 MAX_K = 10

@@ -45,6 +45,13 @@ def load_corpus(store: ArticleStore) -> tuple[list[Chunk], dict[int, ArticleInfo
     return chunks, infos
 
 
+SCOPE_FILE = "out_of_scope.yml"
+
+
+class ScopeError(ValueError):
+    """The out-of-scope list cannot be read; the message is meant for the editor."""
+
+
 def load_background(store: ArticleStore) -> list[str]:
     """Questions the KB should not answer: generic ones shipped with the code, plus the
     editors' list of topics this KB deliberately leaves out (``kb/out_of_scope.yml``)."""
@@ -53,11 +60,29 @@ def load_background(store: ArticleStore) -> list[str]:
         for line in BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    extra = store.kb_dir / "out_of_scope.yml"
-    if extra.exists():
-        data = yaml.safe_load(extra.read_text(encoding="utf-8")) or {}
-        texts += [str(t).strip() for t in data.get("topics") or [] if str(t).strip()]
-    return list(dict.fromkeys(texts))
+    return list(dict.fromkeys([*texts, *scope_topics(store)]))
+
+
+def scope_topics(store: ArticleStore) -> list[str]:
+    """The editors' out-of-scope topics; ScopeError if the file cannot be read as a list."""
+    path = store.kb_dir / SCOPE_FILE
+    if not path.exists():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScopeError(f"{SCOPE_FILE} lässt sich nicht lesen: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (Zeile {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScopeError(f"{SCOPE_FILE} ist kein gültiges YAML{where}: {problem}") from exc
+    topics = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(topics, list | None):
+        raise ScopeError(f"{SCOPE_FILE}: 'topics' muss eine Liste von Fragen sein.")
+    if any(isinstance(t, dict | list) for t in topics or []):
+        raise ScopeError(f"{SCOPE_FILE}: jedes Thema muss ein einfacher Text sein.")
+    return list(dict.fromkeys(str(t).strip() for t in topics or [] if str(t).strip()))
 
 
 def fingerprint(

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-import yaml
 
 from kb.article import Article
-from kb.store import ArticleStore
 from retrieval import confidence as conf
 from retrieval.chunking import chunk_article
 from retrieval.clusters import cluster_questions, generic_center
-from retrieval.corpus import ArticleInfo
+from retrieval.corpus import ArticleInfo, scope_topics
 from retrieval.index_store import SearchIndex, build_index, vector_cache
 from retrieval.ranking import AnalyzedQuery, rank
 from retrieval.service import CANDIDATES_FOR_CHOICES, QueryError, Retriever, prepare_query
@@ -30,11 +28,6 @@ from retrieval.verdict import ANSWER, NOT_COVERED, Verdict
 
 # A draft that has no id yet is previewed under this one (real ids start at 1).
 DRAFT_ID = 0
-SCOPE_FILE = "out_of_scope.yml"
-
-
-class ScopeError(ValueError):
-    """The out-of-scope list cannot be read; the message is meant for the editor."""
 
 
 @dataclass(frozen=True)
@@ -176,28 +169,6 @@ def index_with_draft(retriever: Retriever, live: SearchIndex, draft: Article) ->
         changed={draft.id},
         ann_threshold=retriever.settings.ann_threshold,
     )
-
-
-def scope_topics(store: ArticleStore) -> list[str]:
-    """The editors' out-of-scope topics; ScopeError if the file cannot be read as a list."""
-    path = store.kb_dir / SCOPE_FILE
-    if not path.exists():
-        return []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScopeError(f"{SCOPE_FILE} lässt sich nicht lesen: {exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (Zeile {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScopeError(f"{SCOPE_FILE} ist kein gültiges YAML{where}: {problem}") from exc
-    topics = data.get("topics") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(topics, list | None):
-        raise ScopeError(f"{SCOPE_FILE}: 'topics' muss eine Liste von Fragen sein.")
-    if any(isinstance(t, dict | list) for t in topics or []):
-        raise ScopeError(f"{SCOPE_FILE}: jedes Thema muss ein einfacher Text sein.")
-    return list(dict.fromkeys(str(t).strip() for t in topics or [] if str(t).strip()))
 
 
 def reload_scope(retriever: Retriever) -> int:

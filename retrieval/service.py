@@ -301,7 +301,7 @@ class Retriever:
 
     # -- queries ---------------------------------------------------------------------------
 
-    def _ranked(self, query: str, k: int, mode: Mode):
+    def _ranked(self, query: str, k: int, mode: Mode, only: list[int] | None = None):
         index = self.index
         analyzed = AnalyzedQuery.of(query, self.synonyms)
         vector = (
@@ -309,7 +309,7 @@ class Retriever:
             if mode != "lexical"
             else None
         )
-        return index, rank(index, analyzed, vector, k, mode=mode)
+        return index, rank(index, analyzed, vector, k, mode=mode, only=only)
 
     def search(self, raw_query: str, k: int = 5, mode: Mode = "hybrid") -> SearchResponse:
         query = prepare_query(raw_query, self.settings.max_query_chars)
@@ -383,12 +383,9 @@ class Retriever:
         return answers.compose(_printable(raw_query), index, top, confidence)
 
     def _answer_from(self, query: str, shown: str, article_id: int) -> answers.Answer:
-        index = self.index
-        if article_id not in index.articles:
+        if article_id not in self.index.articles:
             raise QueryError("Diese Anleitung gibt es nicht (mehr).")
-        analyzed = AnalyzedQuery.of(query, self.synonyms)
-        vector = self.embedder.encode_queries([self.synonyms.expanded(query)])[0]
-        [hit] = rank(index, analyzed, vector, 1, only=[article_id])
+        index, [hit] = self._ranked(query, 1, "hybrid", only=[article_id])
         return answers.compose(shown, index, hit, conf.confidence(hit, self.thresholds))
 
 

@@ -13,15 +13,14 @@ import yaml
 
 from helpdesk.config import Settings
 from kb.store import ArticleStore
+from retrieval.corpus import ScopeError, scope_topics
 from retrieval.preview import (
     DRAFT_ID,
-    ScopeError,
     draft_article,
     index_with_draft,
     preview,
     reload_scope,
     rescore,
-    scope_topics,
 )
 from retrieval.ranking import AnalyzedQuery, rank
 from retrieval.service import Retriever
