@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse, json
 from kb.article import LANGUAGES
 from retrieval.corpus import ScopeError
 from retrieval.preview import preview, reload_scope, rescore, topics_of
-from retrieval.service import QueryError, Retriever
+from retrieval.retriever import QueryError, Retriever
 
 MAX_K = 10
 MAX_REINDEX = 100

@@ -14,15 +14,15 @@ from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
 from actions.kb_routes import kb_blueprint
-from helpdesk.config import load_settings
-from helpdesk.kb_client import kb_token
+from core.keys import kb_token
+from core.settings import load_settings
 
 log = logging.getLogger(__name__)
 ACTIONS_PACKAGE = "actions.adapters"
 
 
 def build_app(*, warm_up: bool = True):
-    from actions.services import get_services
+    from actions.runtime import get_services
 
     executor = ActionExecutor()
     executor.register_package(ACTIONS_PACKAGE)

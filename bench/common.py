@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from helpdesk.config import REPO_ROOT
+from core.settings import REPO_ROOT
 
 # The first set; the fresh one written blind later, which grows both splits; the earlier
 # probe, dev only (each file's header says how it was made).

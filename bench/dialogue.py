@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.common import percentile, table
 from bench.private_stack import load_demo_data, private_settings
-from helpdesk.config import Settings, load_settings
+from core.settings import Settings, load_settings
 from helpdesk.serve import send
 from helpdesk.stack import Stack, bot_model_path
 

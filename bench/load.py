@@ -44,13 +44,13 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from actions.code_format import mask_codes
 from bench.common import percentile, table
 from bench.load_scripts import WRONG_CODES_PER_CUSTOMER, Scripts, Step, kb_questions
 from bench.private_stack import load_demo_data, private_settings
 from bench.rss import MemorySampler, cpu_seconds, process_tree
-from helpdesk.config import Settings, load_settings
+from core.settings import Settings, load_settings
 from helpdesk.stack import Stack, bot_model_path
+from support.code_format import mask_codes
 
 KINDS = ("kb", "feedback", "verify", "code", "code_wrong", "handoff")
 P95_TARGET_MS = 500.0

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpdesk.config import REPO_ROOT
+from core.settings import REPO_ROOT
 
 BOT = REPO_ROOT / "bot"
 RASA = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"

@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from actions.codes import load_secret_key
-from helpdesk.config import Settings, load_settings
-from helpdesk.db import init_db, make_engine, session_factory, session_scope
+from core.db import init_db, make_engine, session_factory, session_scope
+from core.keys import code_key
+from core.settings import Settings, load_settings
 from helpdesk.demo import load_demo
 from retrieval.embeddings import resolve_model
 from tests.e2e.services import free_port
@@ -40,5 +40,5 @@ def load_demo_data(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     init_db(engine)
     with session_scope(session_factory(engine)) as session:
-        load_demo(session, load_secret_key(settings))
+        load_demo(session, code_key(settings))
     engine.dispose()

@@ -34,7 +34,7 @@ from retrieval.corpus import ArticleInfo
 from retrieval.embeddings import Embedder
 from retrieval.index_store import SearchIndex, build_index
 from retrieval.ranking import DEFAULT_WEIGHTS, AnalyzedQuery, ArticleHit, Mode, Weights, rank
-from retrieval.service import get_retriever
+from retrieval.retriever import get_retriever
 from retrieval.synonyms import SynonymIndex
 from retrieval.units import make_units
 

@@ -24,17 +24,17 @@ from pathlib import Path
 
 from bench.common import load_questions, percentile, table
 from bench.synthetic import SyntheticEmbedder, write_kb
-from helpdesk.config import REPO_ROOT, Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 from kb.store import ArticleStore
 from retrieval.embeddings import QUERY_MAX_TOKENS, load_embedder, resolve_model
 from retrieval.lean_encoder import LeanQueryEncoder, native_bf16
-from retrieval.service import Retriever
+from retrieval.retriever import Retriever
 
 STARTUP_PROBE = """
 import json, time
 from bench.speed import peak_rss_mb
 started = time.perf_counter()
-from retrieval.service import get_retriever
+from retrieval.retriever import get_retriever
 retriever = get_retriever()
 report = retriever.load()
 loaded = time.perf_counter()

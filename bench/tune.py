@@ -23,7 +23,7 @@ from bench.common import load_questions
 from bench.quality import Prepared, evaluate, prepare, run_mode
 from retrieval.confidence import DEFAULT_THRESHOLDS, MIN_SPREAD, contrast, gap
 from retrieval.ranking import DEFAULT_WEIGHTS, Weights
-from retrieval.service import get_retriever
+from retrieval.retriever import get_retriever
 
 # The targets on the test split: answer this share of covered questions, refuse
 # this share of off-topic ones.

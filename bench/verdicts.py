@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.common import NEAR_FILE, QUESTION_FILES, Question, load_questions, table
 from retrieval import confidence as conf
 from retrieval import evidence as ev
-from retrieval.service import Retriever, get_retriever, prepare_query
+from retrieval.retriever import Retriever, get_retriever, prepare_query
 from retrieval.verdict import ANSWER, CLARIFY, DEFAULT_POLICY, NOT_COVERED, Decision, Policy, decide
 
 CANDIDATES = 5

@@ -4,7 +4,7 @@ The tracker store keeps every event of a conversation: the customer's text, the 
 found in it, the slots set from it. A code typed by a customer would sit there in clear,
 while our own database keeps only its HMAC. So before an event is written, every code in
 the customer's words and in slot values is masked, with the same rule the agents'
-transcripts use (``actions.code_format``, which needs only the standard library). The
+transcripts use (``support.code_format``, which needs only the standard library). The
 current turn still sees the code in memory; a reloaded tracker sees the mask.
 
 Runs inside the Rasa server (Python 3.10 environment); endpoints.yml names it.
@@ -18,7 +18,7 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 
-from actions.code_format import mask_codes
+from support.code_format import mask_codes
 
 # Events that carry what the customer typed, or values derived from it.
 _MASKED_EVENTS = {"user", "slot", "entities", "user_featurization"}

@@ -8,14 +8,14 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from helpdesk.config import load_settings
+from core.settings import load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _retriever():
     # Imported late: `helpdesk kb check` must not pay for loading torch.
-    from retrieval.service import get_retriever
+    from retrieval.retriever import get_retriever
 
     return get_retriever()
 
@@ -35,7 +35,7 @@ VERDICT_LABELS = {
 
 
 def _search_json(retriever, query: str, top_k: int) -> dict:
-    from retrieval.service import QueryError
+    from retrieval.retriever import QueryError
 
     try:
         return retriever.search(query, top_k).to_dict()
@@ -53,7 +53,7 @@ def _search_json(retriever, query: str, top_k: int) -> dict:
 
 def _check_query(query: str) -> bool:
     """Reject an empty query before paying seconds for loading the model."""
-    from retrieval.service import QueryError, prepare_query
+    from retrieval.retriever import QueryError, prepare_query
 
     try:
         prepare_query(query, load_settings().max_query_chars)
@@ -64,7 +64,7 @@ def _check_query(query: str) -> bool:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from retrieval.service import QueryError
+    from retrieval.retriever import QueryError
 
     if args.query != ["-"] and not args.json and not _check_query(" ".join(args.query)):
         return EXIT_USAGE
@@ -97,7 +97,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from retrieval.service import QueryError
+    from retrieval.retriever import QueryError
 
     if not _check_query(" ".join(args.query)):
         return EXIT_USAGE
@@ -133,7 +133,7 @@ def _chosen(retriever, question: str, choices: list):
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Question-and-answer loop in the terminal."""
-    from retrieval.service import QueryError
+    from retrieval.retriever import QueryError
 
     retriever = _retriever()
     print("Wissensdatenbank wird geladen …", flush=True)
@@ -222,8 +222,8 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 def cmd_demo_load(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
-    from actions.codes import load_secret_key
-    from helpdesk.db import init_db, make_engine, session_factory, session_scope
+    from core.db import init_db, make_engine, session_factory, session_scope
+    from core.keys import code_key
     from helpdesk.demo import load_demo
 
     settings = load_settings()
@@ -231,7 +231,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     try:
         init_db(engine)
         with session_scope(session_factory(engine)) as session:
-            summary = load_demo(session, load_secret_key(settings))
+            summary = load_demo(session, code_key(settings))
     finally:
         engine.dispose()
     where = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -245,8 +245,8 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
 def cmd_users_add(args: argparse.Namespace) -> int:
     import getpass
 
-    from helpdesk.db import get_sessionmaker, session_scope
-    from helpdesk.users import UserError, add_user
+    from core.db import get_sessionmaker, session_scope
+    from core.users import UserError, add_user
 
     password = args.password_stdin and sys.stdin.readline().rstrip("\r\n")
     if not password:

@@ -2,7 +2,7 @@
 
 Loading is idempotent: the demo customers keep their ids (so handoffs and verification
 attempts that point to them stay valid) and everything they own is replaced. Codes are
-stored only as their HMAC under the key of ``actions.codes.load_secret_key``.
+stored only as their HMAC under the key of ``core.keys.code_key``.
 
 | customer      | support code | VIP code | Premium |
 |---------------|--------------|----------|---------|
@@ -19,8 +19,7 @@ from decimal import Decimal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from actions.codes import code_digest
-from helpdesk.models import (
+from core.models import (
     AccessCode,
     Customer,
     Invoice,
@@ -29,6 +28,7 @@ from helpdesk.models import (
     PrepaidAccount,
     Reminder,
 )
+from support.codes import code_digest
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.config import Settings
-from helpdesk.users import User, add_user, set_password
+from core.settings import Settings
+from core.users import User, add_user, set_password
 
 DEMO_USERS = {"agent": "agent", "editor": "editor", "admin": "admin"}  # username: role
 

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from helpdesk.config import Settings
+from core.settings import Settings
 
 # Rasa's SQL tracker store with codes masked (bot/tracker_store.py).
 TRACKER_STORE_CLASS = "tracker_store.MaskingSQLTrackerStore"

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from helpdesk.stack import Stack, StackError
 
 
@@ -53,7 +53,7 @@ def _chat(stack: Stack) -> None:
 
 
 def _print_demo_accounts(settings: Settings) -> None:
-    from helpdesk.db import get_sessionmaker, session_scope
+    from core.db import get_sessionmaker, session_scope
     from helpdesk.demo_accounts import ensure_demo_accounts
 
     with session_scope(get_sessionmaker(settings)) as session:

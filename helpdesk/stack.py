@@ -16,9 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpdesk.config import REPO_ROOT, Settings, settings_env
+from core.keys import rasa_api_token
+from core.settings import REPO_ROOT, Settings, settings_env
 from helpdesk.rasa_config import write_endpoints
-from helpdesk.secret_files import read_or_create
 
 RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
@@ -31,11 +31,6 @@ class StackError(RuntimeError):
 
 def bot_model_path(settings: Settings) -> Path:
     return settings.data_dir / "rasa" / "models" / "helpdesk.tar.gz"
-
-
-def rasa_api_token(settings: Settings) -> str:
-    """Guards Rasa's HTTP API (pausing and resuming conversations); not its chat channels."""
-    return read_or_create(settings.data_dir / "rasa" / "api_token")
 
 
 @dataclass
@@ -118,7 +113,7 @@ class Stack:
             BOT_DIR,
             {
                 **env,
-                # channels.py and tracker_store.py; the latter uses actions.codes.
+                # channels.py and tracker_store.py; the latter uses support.codes.
                 "PYTHONPATH": f"{BOT_DIR}{os.pathsep}{REPO_ROOT}",
                 "RASA_TELEMETRY_ENABLED": "false",
                 # The e5 featurizer's OpenMP and TensorFlow: one thread each per request;

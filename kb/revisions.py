@@ -31,11 +31,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpdesk.users import User
+from core.kb_records import ArticleRevision
+from core.users import User
 from kb import catalog
 from kb.article import Article, ArticleError, parse_article
 from kb.article_input import ArticleInput, validate
-from kb.revisions_model import ArticleRevision
 from kb.store import ArticleStore
 
 KIND_LABELS = {

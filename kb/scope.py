@@ -12,44 +12,26 @@ Callers hold :func:`kb.revisions.kb_lock` from the first read to the commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from helpdesk.models import Base, utc_now
-from helpdesk.users import User
+from core.kb_records import MAX_TOPIC_CHARS, ScopeRevision
+from core.users import User
 from kb.revisions import DiffLine, EditorError, Invalid, diff
 
 FILE_NAME = "out_of_scope.yml"
-SCOPE_KINDS = ("imported", "added", "removed")
 KIND_LABELS = {
     "imported": "Aus der Datei übernommen",
     "added": "Thema hinzugefügt",
     "removed": "Thema entfernt",
 }
-MAX_TOPIC_CHARS = 300
 NEW_FILE_HEADER = (
     "# Topics customers of this KB ask about that no article answers (yet). When an article\n"
     "# on one of these topics is published, remove the topic here.\n"
 )
-
-
-class ScopeRevision(Base):
-    """One version of ``out_of_scope.yml``: the whole file, who changed it and when."""
-
-    __tablename__ = "scope_revisions"
-    __table_args__ = (CheckConstraint(f"kind IN {SCOPE_KINDS!r}", name="kind_allowed"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[int] = mapped_column(unique=True)  # 1, 2, …
-    kind: Mapped[str] = mapped_column(String(16))
-    topic: Mapped[str | None] = mapped_column(String(MAX_TOPIC_CHARS))  # added or removed
-    text: Mapped[str] = mapped_column(Text)  # the whole file, exactly as written
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class ScopeConflict(EditorError):

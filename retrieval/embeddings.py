@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from retrieval import encoder_checks as checks
 from retrieval.lean_encoder import PROBES, LeanQueryEncoder, native_bf16
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpdesk.config import Settings
+from core.settings import Settings
 
 # Prompt names tried for documents when the model has no ``encode_document``; the same order as
 # sentence-transformers' own ``encode_document``.

@@ -289,7 +289,7 @@ def build_model(out_dir: Path, *, force: bool = False, source_bin: Path | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from helpdesk.config import load_settings
+    from core.settings import load_settings
 
     default = load_settings().default_model_dir
     parser = argparse.ArgumentParser(

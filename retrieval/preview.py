@@ -22,7 +22,7 @@ from retrieval.clusters import cluster_questions, generic_center
 from retrieval.corpus import ArticleInfo, scope_topics
 from retrieval.index_store import SearchIndex, build_index, vector_cache
 from retrieval.ranking import AnalyzedQuery, rank
-from retrieval.service import CANDIDATES_FOR_CHOICES, QueryError, Retriever, prepare_query
+from retrieval.retriever import CANDIDATES_FOR_CHOICES, QueryError, Retriever, prepare_query
 from retrieval.units import make_units
 from retrieval.verdict import ANSWER, NOT_COVERED, Verdict
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk.config import REPO_ROOT, Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 from tests.fakes import FakeEmbedder
 
 SEED_DUMP = Path(__file__).parent / "fixtures" / "000_50df156394d44234.txt"
@@ -58,7 +58,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_retriever(real_settings: Settings):
-    from retrieval.service import Retriever
+    from retrieval.retriever import Retriever
 
     retriever = Retriever(real_settings)
     retriever.load()

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from helpdesk.config import Settings, load_settings
+from core.settings import Settings, load_settings
 
 MAX_REQUEST_BYTES = 256 * 1024  # an article with room to spare; no uploads
 
@@ -17,7 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` may hold Flask settings and these extras:
 
     ``SETTINGS`` (a :class:`Settings`), ``KB_CLIENT`` and ``RASA_CLIENT`` (objects with the
-    methods of :class:`~helpdesk.kb_client.KbClient` / :class:`~helpdesk.rasa_client.RasaClient`).
+    methods of :class:`~web.clients.kb.KbClient` / :class:`~web.clients.rasa.RasaClient`).
     """
     config = dict(config or {})
     settings: Settings = config.pop("SETTINGS", None) or load_settings()
@@ -39,23 +39,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["helpdesk.settings"] = settings
 
-    from web import db, extensions, security, services
+    from web import channels, db, extensions, security
 
     db.init_app(app, settings)
-    services.init_app(app, settings)
+    channels.init_app(app, settings)
     extensions.init_app(app)
     security.init_app(app)
 
-    from web import agent, analytics, api, auth, chat, editor
+    from web import agent, analytics, auth, chat_api, editor, widget
 
-    for blueprint in (auth.bp, chat.bp, api.bp, agent.bp, editor.bp, analytics.bp):
+    for blueprint in (auth.bp, widget.bp, chat_api.bp, agent.bp, editor.bp, analytics.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     return app
 
 
 def _flask_secret(settings: Settings) -> str:
-    from helpdesk.secret_files import read_or_create
+    from core.keys import read_or_create
 
     return read_or_create(settings.data_dir / "flask_secret")
 

@@ -25,16 +25,15 @@ from flask import session as cookie
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from actions.codes import load_secret_key
-from helpdesk import chat_service
-from helpdesk.agent_verification import LABELS, verify_for_conversation
-from helpdesk.conversations import Conversation
-from helpdesk.rasa_client import RasaUnavailable
+from core.conversations import Conversation
 from web import agent_display as display
-from web import services
+from web import channels
 from web.auth import login_required
+from web.clients.rasa import RasaUnavailable
 from web.db import get_db
 from web.extensions import limiter
+from web.services import chat as chat_service
+from web.services.agent_verification import LABELS, verify_for_conversation
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -115,7 +114,7 @@ def _suggestions(conversation: Conversation) -> dict[str, Any] | None:
     last = display.last_customer_message(conversation)
     if last is None:
         return None
-    result = display.kb_results(services.kb(), services.settings(), last.text)
+    result = display.kb_results(channels.kb(), channels.settings(), last.text)
     result["message_id"] = last.id
     return result
 
@@ -133,7 +132,7 @@ def _page(conversation: Conversation, status: int = 200, **extra: Any):
         "reason_label": display.reason_label(display.handoff_reason(db, conversation)),
         "identity": display.identity(db, conversation),
         "suggestions": _suggestions(conversation),
-        "search": display.kb_results(services.kb(), services.settings(), query) if query else None,
+        "search": display.kb_results(channels.kb(), channels.settings(), query) if query else None,
         "query": query,
         "last_id": conversation.messages[-1].id if conversation.messages else 0,
         "last_customer_id": last.id if last else 0,
@@ -194,7 +193,7 @@ def api_suggestions(conversation_id: str):
 @bp.get("/api/search")
 @login_required("agent")
 def api_search():
-    result = display.kb_results(services.kb(), services.settings(), request.args.get("q", ""))
+    result = display.kb_results(channels.kb(), channels.settings(), request.args.get("q", ""))
     return {**result, "html": str(_macro("suggestion_list")(result, ""))}
 
 
@@ -207,7 +206,7 @@ def take_over(conversation_id: str):
     conversation = _conversation_or_404(conversation_id)
     db = get_db()
     try:
-        chat_service.take_over(db, conversation, _me(), services.bot())
+        chat_service.take_over(db, conversation, _me(), channels.bot())
     except RasaUnavailable as exc:
         db.rollback()
         log.warning("take-over of %s failed, Rasa unavailable: %s", conversation.id, exc)
@@ -248,7 +247,7 @@ def close(conversation_id: str):
         return _back(conversation)
     db = get_db()
     try:
-        chat_service.close(db, conversation, services.bot())
+        chat_service.close(db, conversation, channels.bot())
     except RasaUnavailable as exc:
         db.rollback()
         log.warning("closing %s failed, Rasa unavailable: %s", conversation.id, exc)
@@ -260,7 +259,7 @@ def close(conversation_id: str):
 
 
 def _verify_limit() -> str:
-    return services.settings().verify_rate_limit
+    return channels.settings().verify_rate_limit
 
 
 def _per_conversation() -> str:
@@ -279,7 +278,7 @@ def verify(conversation_id: str):
         conversation,
         request.form.get("kind", ""),
         request.form.get("code", ""),
-        key=load_secret_key(services.settings()),
+        key=channels.code_key(),
         agent_id=_me(),
     )
     # Failed attempts are committed too: they are what the lockout counts.

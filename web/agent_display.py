@@ -14,11 +14,11 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpdesk.config import Settings
-from helpdesk.conversations import ChatMessage, Conversation
-from helpdesk.kb_client import KbQueryError, KbUnavailable
-from helpdesk.models import Customer, Handoff
-from helpdesk.users import User
+from core.conversations import ChatMessage, Conversation
+from core.models import Customer, Handoff
+from core.settings import Settings
+from core.users import User
+from web.clients.kb import KbQueryError, KbUnavailable
 from web.markdown_render import render_markdown
 
 PREVIEW_CHARS = 140

@@ -17,12 +17,12 @@ from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from helpdesk import analytics
-from helpdesk.analytics import Period
 from web.analytics_chart import build_chart
 from web.auth import login_required
+from web.channels import settings
 from web.db import get_db
-from web.services import settings
+from web.services import analytics
+from web.services.analytics import Period
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 

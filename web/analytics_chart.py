@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from helpdesk.analytics import DayStats
+from web.services.analytics import DayStats
 
 WIDTH = 960
 HEIGHT = 300

@@ -1,9 +1,9 @@
 """The editors' loop for questions the KB does not cover (routes on the analytics blueprint):
 
-1. "Nicht abgedeckte Fragen": the period's uncovered questions (:mod:`helpdesk.uncovered`),
+1. "Nicht abgedeckte Fragen": the period's uncovered questions (:mod:`web.services.uncovered`),
    grouped into topics by the KB service (``kb.cluster``), also as CSV. With the service
    down, the questions are listed ungrouped with a notice.
-2. "Artikel entwerfen": the topic is recorded (:mod:`helpdesk.uncovered_drafts`) and the
+2. "Artikel entwerfen": the topic is recorded (:mod:`web.services.uncovered_drafts`) and the
    editor's new-article form opens with a title suggestion and the questions as a comment.
    Publishing re-scores the questions (:mod:`web.editor_impact`).
 3. "Bewusst nicht abgedeckt": the topic goes into ``kb/out_of_scope.yml`` as a revision
@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from helpdesk import analytics, uncovered, uncovered_drafts
-from helpdesk.kb_client import KbQueryError, KbUnavailable
-from helpdesk.uncovered import Cluster, UncoveredQuestion
-from helpdesk.uncovered_drafts import UncoveredDraft
 from kb import catalog, revisions, scope
 from kb.revisions import EditorError, Invalid
 from kb.store import ArticleStore
-from web import editor_impact, services
+from web import channels, editor_impact
 from web.analytics import EXPORTS, _csv_time, _period, bp, local_time
 from web.auth import login_required
+from web.clients.kb import KbQueryError, KbUnavailable
 from web.db import get_db
 from web.extensions import limiter
+from web.services import analytics, uncovered, uncovered_drafts
+from web.services.uncovered import Cluster, UncoveredQuestion
+from web.services.uncovered_drafts import UncoveredDraft
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def cluster_questions(
     if not questions:
         return [], None
     try:
-        response = services.kb().cluster([q.query for q in questions])
+        response = channels.kb().cluster([q.query for q in questions])
     except (KbUnavailable, KbQueryError) as exc:
         log.warning("clustering %d questions failed: %s", len(questions), exc)
         return None, KB_DOWN
@@ -86,7 +86,7 @@ def cluster_questions(
 
 def _topics(clusters: list[Cluster]) -> list[Topic]:
     drafts = uncovered_drafts.linked(get_db())
-    kb_dir = services.settings().kb_dir
+    kb_dir = channels.settings().kb_dir
     entries = {e.id: e for e in catalog.entries(ArticleStore(kb_dir))} if drafts else {}
     listed = scope.listed(kb_dir)
     topics = []
@@ -158,7 +158,7 @@ def uncovered_rescore(draft_id: int):
     if draft is None or draft.article_id is None:
         flash("Zu diesem Thema gibt es keinen Artikel.", "error")
         return _back(days)
-    entry = catalog.find(ArticleStore(services.settings().kb_dir), draft.article_id)
+    entry = catalog.find(ArticleStore(channels.settings().kb_dir), draft.article_id)
     if entry is None or not entry.published:
         flash("Der Artikel ist noch nicht veröffentlicht; der Bot verwendet ihn nicht.", "info")
         return _back(days)
@@ -178,7 +178,7 @@ def uncovered_rescore(draft_id: int):
 
 def _reload_scope() -> None:
     try:
-        result = services.kb().reload_scope()
+        result = channels.kb().reload_scope()
     except (KbUnavailable, KbQueryError) as exc:
         log.warning("reloading the out-of-scope list failed: %s", exc)
         flash(SCOPE_LATER, "warning")
@@ -199,7 +199,7 @@ def scope_change():
     topic = form.get("topic", "")
     remove = form.get("change") == "remove"
     write = scope.remove_topic if remove else scope.add_topic
-    settings = services.settings()
+    settings = channels.settings()
     db = get_db()
     errors: dict[str, list[str]] = {}
     with revisions.kb_lock(settings.data_dir):
@@ -251,7 +251,7 @@ def scope_change():
 @login_required("editor")
 def scope_history():
     """The list as it is and every change to it, with author, time and diff."""
-    settings = services.settings()
+    settings = channels.settings()
     db = get_db()
     with revisions.kb_lock(settings.data_dir):
         scope.sync(db, settings.kb_dir)

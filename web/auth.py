@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from helpdesk.users import User, authenticate
+from core.users import User, authenticate
 from web.db import get_db
 from web.extensions import limiter, login_manager
 

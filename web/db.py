@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
-from helpdesk.config import Settings
-from helpdesk.db import get_sessionmaker
+from core.db import get_sessionmaker
+from core.settings import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:

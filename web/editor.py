@@ -14,18 +14,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from helpdesk import uncovered_drafts
-from helpdesk.uncovered_drafts import UncoveredDraft
 from kb import revisions
 from kb.article import LANGUAGES
 from kb.article_input import LANGUAGE_NAMES, ArticleInput, categories
 from kb.revisions import Conflict, EditorError, Invalid, NotFound, WorkingCopy
 from kb.store import ArticleStore
-from web import editor_impact, search_hook, services
+from web import channels, editor_impact, search_hook
 from web.auth import error_response, login_required
 from web.db import get_db
 from web.extensions import limiter
 from web.markdown_render import render_markdown
+from web.services import uncovered_drafts
+from web.services.uncovered_drafts import UncoveredDraft
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -53,15 +53,15 @@ def _helpers() -> dict[str, Any]:
 
 
 def _store() -> ArticleStore:
-    return ArticleStore(services.settings().kb_dir)
+    return ArticleStore(channels.settings().kb_dir)
 
 
 def _lock():
-    return revisions.kb_lock(services.settings().data_dir)
+    return revisions.kb_lock(channels.settings().data_dir)
 
 
 def _categories() -> list[str]:
-    return categories(services.settings().kb_dir)
+    return categories(channels.settings().kb_dir)
 
 
 def _input(lang: str = "de") -> ArticleInput:
@@ -201,7 +201,7 @@ def _form(
         options = [*options, data.category]  # shown (and marked) rather than silently lost
     article_url = None
     if copy is not None and copy.live:
-        article_url = services.settings().article_url(copy.file.id)
+        article_url = channels.settings().article_url(copy.file.id)
     # Customers' questions this article was drafted for (a new one: from the topics view).
     origins = [cluster] if cluster is not None and copy is None else []
     if copy is not None:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from helpdesk import analytics, uncovered, uncovered_drafts
-from helpdesk.kb_client import KbQueryError, KbUnavailable
-from helpdesk.uncovered_drafts import UncoveredDraft
 from kb.article_input import ArticleInput
-from web import services
+from web import channels
+from web.clients.kb import KbQueryError, KbUnavailable
+from web.services import analytics, uncovered, uncovered_drafts
+from web.services.uncovered_drafts import UncoveredDraft
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def preview(
         "lang": data.lang,
     }
     try:
-        response = services.kb().preview(article, queries)
+        response = channels.kb().preview(article, queries)
     except KbUnavailable as exc:
         log.warning("impact preview failed: %s", exc)
         result.error = UNAVAILABLE
@@ -119,7 +119,7 @@ def preview(
         log.warning("impact preview refused: %s", exc)
         result.error = REFUSED
         return result
-    titles = analytics.article_titles(services.settings().kb_dir)
+    titles = analytics.article_titles(channels.settings().kb_dir)
     rows = response.get("results") if isinstance(response, dict) else None
     rows = [row for row in rows or [] if isinstance(row, dict)]
     topics = response.get("scope_topics") if isinstance(response, dict) else None
@@ -143,7 +143,7 @@ def rescore(draft: UncoveredDraft, article_id: int) -> uncovered_drafts.Impact:
 
     Raises :class:`KbUnavailable` / :class:`KbQueryError` when the KB service cannot say.
     """
-    response = services.kb().rescore(list(draft.questions))
+    response = channels.kb().rescore(list(draft.questions))
     impact = uncovered_drafts.measure(article_id, response, draft.questions)
     uncovered_drafts.record(draft, impact)
     return impact

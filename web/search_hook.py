@@ -5,7 +5,7 @@ The KB service (the action server) owns the index; the web app asks it over loop
 it cannot be reached the save still stands, because the files are the source of truth:
 
 - at its next start the service compares the index's fingerprint with the files and rebuilds
-  what changed (``retrieval.service.Retriever._load_or_build``), and
+  what changed (``retrieval.retriever.Retriever._load_or_build``), and
 - the ids that could not be re-indexed are remembered in ``<data_dir>/reindex_pending.json``
   and sent again with the next re-index, for a service that was only busy for a moment.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from flask import current_app
 
-from helpdesk.kb_client import KbQueryError, KbUnavailable
-from web import services
+from web import channels
+from web.clients.kb import KbQueryError, KbUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ MAX_PENDING = 100  # the KB service takes at most this many ids per call
 
 
 def _pending_file() -> Path:
-    return services.settings().data_dir / "reindex_pending.json"
+    return channels.settings().data_dir / "reindex_pending.json"
 
 
 def _update_pending(change) -> list[int]:
@@ -58,7 +58,7 @@ def reindex_article(article_id: int) -> str | None:
         return None
     pending = _update_pending(lambda ids: [*ids, article_id])
     try:
-        services.kb().reindex(pending)
+        channels.kb().reindex(pending)
     except (KbUnavailable, KbQueryError) as exc:
         log.warning("re-index of articles %s failed: %s", pending, exc)
         return UNAVAILABLE_WARNING

@@ -7,7 +7,7 @@ import logging
 
 from waitress import serve
 
-from helpdesk.config import load_settings
+from core.settings import load_settings
 from web import create_app
 
 

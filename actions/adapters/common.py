@@ -8,8 +8,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff as handoffs
-from actions.services import get_services
+from actions.runtime import get_services
+from support import handoff as handoffs
 
 HANDOFF_BUTTON = {"title": "Mit einem Mitarbeiter sprechen", "payload": "/human_handoff"}
 YES_NO_BUTTONS = [{"title": "Ja", "payload": "/affirm"}, {"title": "Nein", "payload": "/deny"}]

@@ -8,7 +8,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff as handoffs
 from actions.adapters.common import (
     OFFER_HANDOFF,
     OFFER_VERIFY,
@@ -20,6 +19,7 @@ from actions.adapters.common import (
 )
 from actions.adapters.kb import answer_from_kb, looks_like_question
 from actions.adapters.reminders import TASK, VERIFY_OFFER, continue_payment_reminder
+from support import handoff as handoffs
 
 
 class ActionHandoff(Action):

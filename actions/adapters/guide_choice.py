@@ -14,7 +14,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clarify, feedback
 from actions.adapters.common import latest_text
 from actions.adapters.kb import (
     answer_from_kb,
@@ -23,8 +22,9 @@ from actions.adapters.kb import (
     not_covered,
     say_answer,
 )
-from actions.services import get_services
-from retrieval.service import QueryError
+from actions.runtime import get_services
+from retrieval.retriever import QueryError
+from support import clarify, feedback
 
 
 def offered_ids(tracker: Tracker) -> list[int]:

@@ -9,14 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clarify, feedback
-from actions import handoff as handoffs
 from actions.adapters.common import HANDOFF_BUTTON, hand_off, intent_of, latest_text, offer_handoff
-from actions.clarify import ANSWER, CLARIFY, NOT_COVERED
-from actions.kb_answer import KbReply, answer_question
-from actions.services import get_services
+from actions.runtime import get_services
 from retrieval.answer import Answer
-from retrieval.service import QueryError
+from retrieval.follow_up import KbReply, answer_question
+from retrieval.retriever import QueryError
+from support import clarify, feedback
+from support import handoff as handoffs
+from support.clarify import ANSWER, CLARIFY, NOT_COVERED
 
 FEEDBACK_BUTTONS = [
     {"title": "Hat geholfen", "payload": "/feedback_helpful"},

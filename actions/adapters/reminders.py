@@ -10,10 +10,10 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.adapters.common import OFFER_VERIFY, YES_NO_BUTTONS, customer_of, latest_text
-from actions.reminder_texts import format_amount, format_date
-from actions.reminders import diagnose, explain, find_invoice, invoices_with_reminders
-from actions.services import get_services
-from retrieval.service import QueryError
+from actions.runtime import get_services
+from retrieval.retriever import QueryError
+from support.reminder_texts import explain, format_amount, format_date
+from support.reminders import diagnose, find_invoice, invoices_with_reminders
 
 TASK = "payment_reminder"
 VERIFY_OFFER = (

@@ -11,11 +11,11 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff as handoffs
 from actions.adapters.common import client_key, customer_of, offer_handoff, verified_slots
 from actions.adapters.reminders import continue_payment_reminder
-from actions.services import get_services
-from actions.verification import VerificationResult, verify_code
+from actions.runtime import get_services
+from support import handoff as handoffs
+from support.verification import VerificationResult, verify_code
 
 CHECKED = "geprüft"  # what the code slot holds after the check, whatever its outcome
 LABELS = {"support": "Supportcode", "vip": "VIP-Code"}

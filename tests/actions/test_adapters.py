@@ -12,7 +12,6 @@ from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions import clarify
 from actions.adapters.conversation import ActionHandleInform, ActionHandoff, ActionResolveOffer
 from actions.adapters.guide_choice import ActionChooseGuide
 from actions.adapters.kb import UNSURE, ActionAnswerFromKb, ActionFeedback
@@ -28,11 +27,12 @@ from actions.adapters.verification import (
     ValidateSupportCodeForm,
     ValidateVipCodeForm,
 )
-from actions.services import Services, use_services
-from helpdesk.models import ClarifyChoice, Feedback, Handoff, KbQuestion
+from actions.runtime import Services, use_services
+from core.models import ClarifyChoice, Feedback, Handoff, KbQuestion
 from retrieval.answer import Answer, Choice, Section
-from retrieval.service import QueryError
-from tests.actions.conftest import CODE_KEY
+from retrieval.retriever import QueryError
+from support import clarify
+from tests.db_fixtures import CODE_KEY
 
 
 class FakeKb:

@@ -17,18 +17,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpdesk.config import REPO_ROOT, load_settings, settings_env
-from helpdesk.kb_client import KbClient, KbQueryError
+from core.settings import REPO_ROOT, load_settings, settings_env
 from retrieval.preview import DRAFT_ID
 from tests.e2e.services import free_port
+from web.clients.kb import KbClient, KbQueryError
 
 TOKEN = "test-kb-token"
 SERVER = """
 import sys
 from sanic import Sanic
 from actions.kb_routes import kb_blueprint
-from helpdesk.config import load_settings
-from retrieval.service import Retriever
+from core.settings import load_settings
+from retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 retriever = Retriever(load_settings(), embedder=FakeEmbedder())

@@ -55,7 +55,7 @@ def test_every_intent_has_at_least_20_examples():
 
 
 def test_intents_on_the_test_set(tmp_path):
-    from helpdesk.config import load_settings
+    from core.settings import load_settings
     from helpdesk.stack import bot_model_path
 
     model = bot_model_path(load_settings())

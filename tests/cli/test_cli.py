@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from core.settings import Settings
 from helpdesk import cli
-from helpdesk.config import Settings
-from retrieval import service
+from retrieval import retriever as service
 from retrieval.confidence import Thresholds
-from retrieval.service import Retriever
+from retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 CONTRACT_KEYS = {"query", "answerable", "verdict", "choices", "took_ms", "results"}

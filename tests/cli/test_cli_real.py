@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from helpdesk.config import REPO_ROOT
+from core.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

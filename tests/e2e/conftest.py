@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from actions.codes import load_secret_key
-from helpdesk.config import Settings
-from helpdesk.db import init_db, make_engine, session_factory, session_scope
+from core.db import init_db, make_engine, session_factory, session_scope
+from core.keys import code_key
+from core.settings import Settings
 from helpdesk.demo import load_demo
 from helpdesk.serve import send
 from helpdesk.stack import RASA_BIN, Stack, bot_model_path
@@ -40,7 +40,7 @@ def stack_settings(real_settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(stack_settings: Settings) -> Iterator[Stack]:
-    from helpdesk.config import load_settings
+    from core.settings import load_settings
 
     model = bot_model_path(load_settings())
     if not model.is_file() or not RASA_BIN.exists():
@@ -48,7 +48,7 @@ def stack(stack_settings: Settings) -> Iterator[Stack]:
     engine = make_engine(stack_settings.database_url)
     init_db(engine)
     with session_scope(session_factory(engine)) as session:
-        load_demo(session, load_secret_key(stack_settings))
+        load_demo(session, code_key(stack_settings))
     engine.dispose()
     with Stack(stack_settings, model=model) as running:
         yield running
@@ -94,7 +94,7 @@ class Staff:
 @pytest.fixture(scope="session")
 def staff(stack: Stack) -> Staff:
     """An agent and an editor in the servers' database, for the browser tests' logins."""
-    from helpdesk.users import add_user
+    from core.users import add_user
 
     people = Staff(agent="e2e-agent", editor="e2e-editor", password=uuid.uuid4().hex)
     engine = make_engine(stack.settings.database_url)

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from helpdesk.db import make_engine, session_factory
-from helpdesk.models import ClarifyChoice, Feedback, Handoff, KbQuestion
+from core.db import make_engine, session_factory
+from core.models import ClarifyChoice, Feedback, Handoff, KbQuestion
 from helpdesk.serve import send
 from tests.e2e.conftest import CLARIFY_CANDIDATES, text_of
 

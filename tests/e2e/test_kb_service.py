@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from helpdesk.kb_client import KbClient, KbQueryError
 from helpdesk.stack import Stack
+from web.clients.kb import KbClient, KbQueryError
 
 pytestmark = pytest.mark.slow
 

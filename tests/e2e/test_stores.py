@@ -10,9 +10,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from actions.codes import load_secret_key
-from helpdesk.config import load_settings
-from helpdesk.db import init_db, make_engine, session_factory, session_scope
+from core.db import init_db, make_engine, session_factory, session_scope
+from core.keys import code_key
+from core.settings import load_settings
 from helpdesk.demo import load_demo
 from helpdesk.serve import send
 from helpdesk.stack import Stack, bot_model_path
@@ -41,7 +41,7 @@ def store_stack(real_settings, tmp_path_factory):
         engine = make_engine(database_url)
         init_db(engine)
         with session_scope(session_factory(engine)) as session:
-            load_demo(session, load_secret_key(settings))
+            load_demo(session, code_key(settings))
         with Stack(settings, model=bot_model_path(load_settings())) as stack:
             yield stack, engine
         engine.dispose()

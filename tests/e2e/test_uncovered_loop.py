@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from helpdesk.db import make_engine, session_factory, session_scope
-from helpdesk.kb_client import KbClient, KbUnavailable
-from helpdesk.models import KbQuestion
+from core.db import make_engine, session_factory, session_scope
+from core.models import KbQuestion
 from helpdesk.stack import Stack
 from tests.e2e.conftest import Staff
+from web.clients.kb import KbClient, KbUnavailable
 
 pytestmark = pytest.mark.slow
 

@@ -13,12 +13,8 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from actions.codes import code_digest
-from helpdesk import cli
-from helpdesk.config import load_settings
-from helpdesk.db import get_sessionmaker, init_db, make_engine, session_factory, session_scope
-from helpdesk.demo import load_demo
-from helpdesk.models import (
+from core.db import get_sessionmaker, init_db, make_engine, session_factory, session_scope
+from core.models import (
     AccessCode,
     Customer,
     Feedback,
@@ -27,6 +23,10 @@ from helpdesk.models import (
     PremiumSubscription,
     PrepaidAccount,
 )
+from core.settings import load_settings
+from helpdesk import cli
+from helpdesk.demo import load_demo
+from support.codes import code_digest
 
 KEY = b"demo-test-key"
 CLEAR_CODES = (b"482913", b"715204", b"903311")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from helpdesk.db import get_sessionmaker
-from helpdesk.users import add_user
+from core.db import get_sessionmaker
+from core.users import add_user
 from kb import catalog, revisions
 from kb.article import read_article
 from kb.article_input import ArticleInput, categories, parse_tags, validate

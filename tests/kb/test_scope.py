@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpdesk.db import get_sessionmaker
-from helpdesk.users import add_user
+from core.db import get_sessionmaker
+from core.users import add_user
 from kb import scope
 from kb.revisions import Invalid
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from retrieval.clusters import (
     MAX_TERMS,
     Cluster,
@@ -14,7 +14,7 @@ from retrieval.clusters import (
     generic_background,
     generic_center,
 )
-from retrieval.service import Retriever
+from retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 DIMENSION = 32

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from retrieval import confidence as conf
 from retrieval.ranking import ArticleHit
-from retrieval.service import Retriever
+from retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from kb.store import ArticleStore
 from retrieval import corpus_cache
-from retrieval import service as service_module
-from retrieval.service import Retriever
+from retrieval import retriever as service_module
+from retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 

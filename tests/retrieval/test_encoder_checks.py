@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpdesk.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from retrieval import encoder_checks
 from retrieval.embeddings import SentenceTransformerEmbedder
 
@@ -89,7 +89,7 @@ def test_search_with_a_built_index_never_imports_sentence_transformers(
     (real_settings.models_dir / encoder_checks.FILE_NAME).write_bytes(check_file.read_bytes())
     probe = (
         "import sys\n"
-        "from retrieval.service import get_retriever\n"
+        "from retrieval.retriever import get_retriever\n"
         "r = get_retriever(); r.load()\n"
         f"assert r.search({QUESTION!r}).results\n"
         "print(sorted(m for m in ('sentence_transformers', 'transformers') if m in sys.modules))\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from kb.store import ArticleStore
-from retrieval.service import QueryError, Retriever
+from retrieval.retriever import QueryError, Retriever
 from tests.fakes import FakeEmbedder
 
 

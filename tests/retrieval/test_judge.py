@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpdesk.config import load_settings
+from core.settings import load_settings
 from retrieval import judge as judge_module
 from retrieval.judge import Judge, JudgeUnavailable, judge_gap, load_judge
 
@@ -265,7 +265,7 @@ def test_judge_gap() -> None:
 
 
 def test_search_feeds_the_judges_scores_into_the_verdict(settings, model_dir: Path) -> None:
-    from retrieval.service import Retriever
+    from retrieval.retriever import Retriever
     from tests.fakes import FakeEmbedder
 
     judged = Retriever(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpdesk.config import load_settings
+from core.settings import load_settings
 from retrieval import model_build
 from retrieval.model_build import ModelBuildError, build_model, is_current, parse_source
 

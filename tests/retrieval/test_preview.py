@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpdesk.config import Settings
+from core.settings import Settings
 from kb.store import ArticleStore
 from retrieval.corpus import ScopeError, scope_topics
 from retrieval.preview import (
@@ -23,7 +23,7 @@ from retrieval.preview import (
     rescore,
 )
 from retrieval.ranking import AnalyzedQuery, rank
-from retrieval.service import Retriever
+from retrieval.retriever import Retriever
 from retrieval.units import BACKGROUND
 from tests.fakes import FakeEmbedder
 

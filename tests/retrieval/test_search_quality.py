@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.store import ArticleStore
-from retrieval.service import QueryError
+from retrieval.retriever import QueryError
 
 pytestmark = pytest.mark.slow
 

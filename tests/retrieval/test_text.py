@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk.config import REPO_ROOT
+from core.settings import REPO_ROOT
 from retrieval.lexical import BM25Index
 from retrieval.synonyms import SynonymIndex
 from retrieval.text import char_ngrams, clean, fold, stems, words

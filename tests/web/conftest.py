@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from helpdesk.config import Settings
-from helpdesk.db import get_sessionmaker, session_scope
-from helpdesk.users import add_user
+from core.db import get_sessionmaker, session_scope
+from core.settings import Settings
+from core.users import add_user
 from tests.web.fakes import FakeBot, FakeKb
 from web import create_app
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions import clarify
-from helpdesk.kb_client import KbQueryError, KbUnavailable
-from helpdesk.rasa_client import RasaUnavailable
+from support import clarify
+from web.clients.kb import KbQueryError, KbUnavailable
+from web.clients.rasa import RasaUnavailable
 
 PUBLIC = "http://127.0.0.1:8000"
 GUIDE = {"id": 7, "title": "Rechnungsadresse ändern", "url": f"{PUBLIC}/hilfe/7"}

@@ -1,6 +1,6 @@
 """A KB service stand-in with the routes of the editors' loop for uncovered questions:
 ``cluster``, ``rescore``, ``preview`` and ``reload_scope``, with the shapes of
-:class:`helpdesk.kb_client.KbClient`."""
+:class:`web.clients.kb.KbClient`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from helpdesk.kb_client import KbUnavailable
 from tests.web.fakes import FakeKb
+from web.clients.kb import KbUnavailable
 
 
 @dataclass

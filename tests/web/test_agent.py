@@ -10,15 +10,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from actions.codes import load_secret_key
-from actions.verification import MAX_FAILURES
-from helpdesk import chat_service
-from helpdesk.conversations import ChatMessage, Conversation
-from helpdesk.db import get_sessionmaker, session_scope
+from core.conversations import ChatMessage, Conversation
+from core.db import get_sessionmaker, session_scope
+from core.keys import code_key
+from core.models import Customer, Handoff, VerificationAttempt
+from core.users import User
 from helpdesk.demo import load_demo
-from helpdesk.models import Customer, Handoff, VerificationAttempt
-from helpdesk.users import User
+from support.verification import MAX_FAILURES
 from tests.web.conftest import csrf_token
+from web.services import chat as chat_service
 
 MUSTER_SUPPORT, BEISPIEL_SUPPORT, BEISPIEL_VIP = "482913", "715204", "903311"
 
@@ -36,7 +36,7 @@ def db(app, web_settings):
 @pytest.fixture
 def demo(db, web_settings) -> dict[str, int]:
     with db() as session:
-        load_demo(session, load_secret_key(web_settings))
+        load_demo(session, code_key(web_settings))
     with db() as session:
         return {c.name: c.id for c in session.scalars(select(Customer))}
 
@@ -497,7 +497,7 @@ def test_vip_code_gives_priority(login, db, demo):
 
 
 def test_vip_code_without_premium(login, db, demo):
-    from helpdesk.models import PremiumSubscription
+    from core.models import PremiumSubscription
 
     with db() as session:
         for subscription in session.scalars(select(PremiumSubscription)):
@@ -637,7 +637,7 @@ def test_each_suggestion_shows_its_own_confidence(app):
             }
 
     with app.app_context():
-        from web.services import settings
+        from web.channels import settings
 
         results = kb_results(Kb(), settings(), "Frage")["results"]
     assert [r["percent"] for r in results] == [90, 20]
@@ -685,7 +685,7 @@ def test_an_offered_guide_below_the_first_three_is_shown(app):
             }
 
     with app.app_context():
-        from web.services import settings
+        from web.channels import settings
 
         found = kb_results(Kb(), settings(), "Frage")
     assert [(r["article_id"], r["offered"]) for r in found["results"]] == [

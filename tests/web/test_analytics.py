@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from helpdesk.db import get_sessionmaker, session_scope
-from helpdesk.models import Feedback, Handoff, KbQuestion
+from core.db import get_sessionmaker, session_scope
+from core.models import Feedback, Handoff, KbQuestion
 from web.analytics import safe_cell, to_csv
 
 

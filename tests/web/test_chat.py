@@ -9,8 +9,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from actions import clarify
-from helpdesk.chat_service import (
+from core.conversations import ChatMessage, Conversation
+from core.models import ClarifyChoice, KbQuestion
+from core.users import User
+from support import clarify
+from tests.web.fakes import GUIDE, FakeBot, FakeKb
+from web import create_app
+from web.db import get_db
+from web.services.chat import (
     HANDOFF_WITHOUT_BOT,
     LIMITED_PREFIX,
     THANKS_WITHOUT_BOT,
@@ -19,12 +25,6 @@ from helpdesk.chat_service import (
     close,
     get_conversation,
 )
-from helpdesk.conversations import ChatMessage, Conversation
-from helpdesk.models import ClarifyChoice, KbQuestion
-from helpdesk.users import User
-from tests.web.fakes import GUIDE, FakeBot, FakeKb
-from web import create_app
-from web.db import get_db
 
 API = "/api/chat/conversations"
 MESSAGE_KEYS = {"id", "sender", "text", "html", "time", "buttons", "article", "limited", "verdict"}

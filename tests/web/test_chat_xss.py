@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from helpdesk.chat_service import agent_reply
-from helpdesk.conversations import Conversation
-from helpdesk.users import User
+from core.conversations import Conversation
+from core.users import User
 from tests.web.fakes import FakeBot
 from web.db import get_db
+from web.services.chat import agent_reply
 
 API = "/api/chat/conversations"
 

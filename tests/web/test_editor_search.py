@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from retrieval.service import Retriever
+from retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 from tests.web.test_editor import ARTICLE, _form
 

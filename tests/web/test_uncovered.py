@@ -14,15 +14,15 @@ import pytest
 import yaml
 from werkzeug.datastructures import MultiDict
 
-from helpdesk import analytics
-from helpdesk.db import get_sessionmaker, session_scope
-from helpdesk.models import ClarifyChoice, Feedback, KbQuestion
-from helpdesk.uncovered_drafts import UncoveredDraft
+from core.db import get_sessionmaker, session_scope
+from core.models import ClarifyChoice, Feedback, KbQuestion
 from kb import catalog, scope
 from kb.article import read_article
 from kb.store import ArticleStore
 from tests.web.conftest import csrf_token
 from tests.web.fakes_uncovered import LoopKb
+from web.services import analytics
+from web.services.uncovered_drafts import UncoveredDraft
 
 WORDPRESS = [
     "Wie installiere ich WordPress?",
