@@ -1,7 +1,7 @@
 """What the actions need from the rest of the system, created once per process.
 
-The Rasa action classes take their dependencies from :func:`get_services`; tests put fakes in
-with :func:`use_services`.
+The Rasa action classes take their dependencies from :func:`get_runtime`; tests put fakes in
+with :func:`use_runtime`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from retrieval.follow_up import KnowledgeBase
 
 
 @dataclass
-class Services:
+class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
     code_key: bytes
@@ -34,11 +34,11 @@ class Services:
 
 class _Default:
     @cached_property
-    def services(self) -> Services:
+    def services(self) -> Runtime:
         from retrieval.retriever import get_retriever
 
         settings = load_settings()
-        return Services(
+        return Runtime(
             settings=settings,
             sessions=get_sessionmaker(settings),
             code_key=code_key(settings),
@@ -47,15 +47,15 @@ class _Default:
 
 
 _default = _Default()
-_override: list[Services] = []
+_override: list[Runtime] = []
 
 
-def get_services() -> Services:
+def get_runtime() -> Runtime:
     return _override[-1] if _override else _default.services
 
 
 @contextmanager
-def use_services(services: Services) -> Iterator[Services]:
+def use_runtime(services: Runtime) -> Iterator[Runtime]:
     _override.append(services)
     try:
         yield services

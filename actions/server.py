@@ -22,11 +22,11 @@ ACTIONS_PACKAGE = "actions.adapters"
 
 
 def build_app(*, warm_up: bool = True):
-    from actions.runtime import get_services
+    from actions.runtime import get_runtime
 
     executor = ActionExecutor()
     executor.register_package(ACTIONS_PACKAGE)
-    services = get_services()
+    services = get_runtime()
     if warm_up:
         services.kb.answer("Wie ändere ich meine Rechnungsadresse?")
         services.kb.preload_for_edits()

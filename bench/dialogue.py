@@ -98,10 +98,10 @@ def main() -> None:
             rows = run(stack, 1, args.rounds) + run(stack, 20, args.rounds * 2)
             header = ["concurrent", "turn", "messages", "p50 ms", "p95 ms", "errors / rate"]
             print(table(header, rows))
-            for service in stack.services:
-                assert service.process is not None
-                now, peak = memory_mb(service.process.pid)
-                print(f"{service.name}: RSS {now:.0f} MB, peak {peak:.0f} MB")
+            for server in stack.servers:
+                assert server.process is not None
+                now, peak = memory_mb(server.process.pid)
+                print(f"{server.name}: RSS {now:.0f} MB, peak {peak:.0f} MB")
 
 
 if __name__ == "__main__":

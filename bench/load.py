@@ -393,12 +393,12 @@ def print_report(result: dict[str, Any], customers: list[Customer]) -> None:
 
 def memory_report(stack: Stack, sampler: MemorySampler) -> dict[str, dict[str, Any]]:
     report = {}
-    for service in stack.services:
-        assert service.process is not None
-        tree = process_tree(service.process.pid)
-        report[service.name] = {
+    for server in stack.servers:
+        assert server.process is not None
+        tree = process_tree(server.process.pid)
+        report[server.name] = {
             "end": round(sum(p.rss_mb for p in tree), 1),
-            "peak": round(sampler.peak_mb.get(service.name, 0.0), 1),
+            "peak": round(sampler.peak_mb.get(server.name, 0.0), 1),
             "processes": [
                 {
                     "pid": p.pid,
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         with Stack(settings, model=bot_model_path(load_settings())) as stack:
             base_url = settings.web_url
             warm_up(base_url)
-            pids = {s.name: s.process.pid for s in stack.services if s.process is not None}
+            pids = {s.name: s.process.pid for s in stack.servers if s.process is not None}
             sampler = MemorySampler(pids)
             sampler.start()
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}

@@ -96,7 +96,7 @@ def serve(settings: Settings, *, chat: bool) -> int:
             _chat(stack)
         else:
             print("Strg-C beendet alle Server.")
-            while all(s.process and s.process.poll() is None for s in stack.services):
+            while all(s.process and s.process.poll() is None for s in stack.servers):
                 time.sleep(1)
             print("Ein Server hat sich beendet; alle werden gestoppt.", file=sys.stderr)
     except KeyboardInterrupt:

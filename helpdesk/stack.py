@@ -34,7 +34,7 @@ def bot_model_path(settings: Settings) -> Path:
 
 
 @dataclass
-class Service:
+class ServerProcess:
     name: str
     argv: list[str]
     health_url: str
@@ -93,7 +93,7 @@ class Stack:
             "TRANSFORMERS_OFFLINE": "1",
         }
         endpoints = settings.data_dir / "rasa" / "endpoints.yml"
-        self.actions = Service(
+        self.actions = ServerProcess(
             "actions",
             [str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_port)],
             f"http://127.0.0.1:{settings.action_port}/health",
@@ -101,7 +101,7 @@ class Stack:
             env,
             log_dir / "actions.log",
         )
-        self.rasa = Service(
+        self.rasa = ServerProcess(
             "rasa",
             [
                 *(str(RASA_BIN), "run", "--model", str(self.model), "--enable-api"),
@@ -126,7 +126,7 @@ class Stack:
             },
             log_dir / "rasa.log",
         )
-        self.web = Service(
+        self.web = ServerProcess(
             "web",
             [str(APP_PYTHON), "-m", "web.server", "--port", str(settings.web_port)],
             f"http://127.0.0.1:{settings.web_port}/healthz",
@@ -137,7 +137,7 @@ class Stack:
         self._endpoints = endpoints
 
     @property
-    def services(self) -> list[Service]:
+    def servers(self) -> list[ServerProcess]:
         return [self.actions, self.rasa, self.web]
 
     @property
@@ -150,20 +150,20 @@ class Stack:
         if not RASA_BIN.exists():
             raise StackError(f"{RASA_BIN} is missing: 'make' creates the Rasa environment")
         write_endpoints(self.settings, self._endpoints)
-        for service in self.services:
-            if service.healthy():
-                raise StackError(f"{service.name}: port already in use ({service.health_url})")
-            service.start()
+        for server in self.servers:
+            if server.healthy():
+                raise StackError(f"{server.name}: port already in use ({server.health_url})")
+            server.start()
         deadline = time.monotonic() + timeout
-        waiting = list(self.services)
+        waiting = list(self.servers)
         while waiting:
-            for service in list(waiting):
-                assert service.process is not None
-                if service.process.poll() is not None:
+            for server in list(waiting):
+                assert server.process is not None
+                if server.process.poll() is not None:
                     self.stop()
-                    raise StackError(f"{service.name} exited:\n{service.log_tail()}")
-                if service.healthy():
-                    waiting.remove(service)
+                    raise StackError(f"{server.name} exited:\n{server.log_tail()}")
+                if server.healthy():
+                    waiting.remove(server)
             if waiting and time.monotonic() > deadline:
                 self.stop()
                 names = ", ".join(s.name for s in waiting)
@@ -171,8 +171,8 @@ class Stack:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
+        for server in reversed(self.servers):
+            server.stop()
 
     def __enter__(self) -> Stack:
         self.start()

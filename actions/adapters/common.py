@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.runtime import get_services
+from actions.runtime import get_runtime
 from support import handoff as handoffs
 
 HANDOFF_BUTTON = {"title": "Mit einem Mitarbeiter sprechen", "payload": "/human_handoff"}
@@ -54,7 +54,7 @@ def offer_handoff(
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
     """Record the handoff for the agent console and pause the bot for this conversation."""
-    services = get_services()
+    services = get_runtime()
     priority = bool(tracker.get_slot("priority"))
     with services.session() as session:
         handoffs.create_handoff(

@@ -22,7 +22,7 @@ from actions.adapters.kb import (
     not_covered,
     say_answer,
 )
-from actions.runtime import get_services
+from actions.runtime import get_runtime
 from retrieval.retriever import QueryError
 from support import clarify, feedback
 
@@ -47,7 +47,7 @@ def picked(tracker: Tracker, offered: list[int]) -> tuple[bool, int | None]:
 
 
 def record_choice(tracker: Tracker, query: str, offered: list[int], chosen: int | None) -> None:
-    with get_services().session() as session:
+    with get_runtime().session() as session:
         feedback.record_choice(
             session,
             conversation_id=tracker.sender_id,
@@ -78,7 +78,7 @@ async def choose_guide(dispatcher: CollectingDispatcher, tracker: Tracker) -> li
     if article_id is None:  # "Etwas anderes": none of the guides covers it
         record_choice(tracker, query, offered, None)
         return [*not_covered(dispatcher, tracker, query), *cleared]
-    services = get_services()
+    services = get_runtime()
     try:
         answer = await asyncio.to_thread(services.kb.answer, query, article_id)
     except QueryError:  # unpublished since it was offered

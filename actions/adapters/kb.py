@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.adapters.common import HANDOFF_BUTTON, hand_off, intent_of, latest_text, offer_handoff
-from actions.runtime import get_services
+from actions.runtime import get_runtime
 from retrieval.answer import Answer
 from retrieval.follow_up import KbReply, answer_question
 from retrieval.retriever import QueryError
@@ -66,7 +66,7 @@ def not_helped(
 
 def not_covered(dispatcher: CollectingDispatcher, tracker: Tracker, query: str) -> list[EventType]:
     """No guide covers ``query``: said plainly, with the guide search and a human offered."""
-    url = clarify.search_url(get_services().settings.public_url, query)
+    url = clarify.search_url(get_runtime().settings.public_url, query)
     custom = {"verdict": NOT_COVERED, "search_url": url}
     return not_helped(dispatcher, tracker, clarify.not_covered_text(url), custom)
 
@@ -98,7 +98,7 @@ def say_answer(
 ) -> list[EventType]:
     """The answer with its guide's link and the feedback buttons. An answer from a guide
     the customer chose is never "unsure": the customer said it is the right one."""
-    url = get_services().settings.article_url(answer.article_id)
+    url = get_runtime().settings.article_url(answer.article_id)
     unsure = not chosen and answer.confidence < UNSURE_BELOW
     custom: dict[str, Any] = {
         "verdict": ANSWER,
@@ -121,7 +121,7 @@ def say_answer(
 
 def offer_choices(dispatcher: CollectingDispatcher, reply: KbReply) -> list[EventType]:
     """Ask back which guide is meant: a button per offered guide, then "Etwas anderes"."""
-    settings = get_services().settings
+    settings = get_runtime().settings
     choices = [(c.article_id, c.title) for c in reply.answer.choices]
     dispatcher.utter_message(
         text=clarify.CLARIFY_QUESTION,
@@ -145,7 +145,7 @@ async def answer_from_kb(
     text = latest_text(tracker)
     if not text:
         return None if only_if_answerable else []
-    services = get_services()
+    services = get_runtime()
     try:
         # Searching is CPU work of some 40 ms: off the event loop, so that other
         # conversations' actions go on meanwhile.
@@ -206,7 +206,7 @@ class ActionFeedback(Action):
             if events is not None:
                 return events
         if article is not None:
-            with get_services().session() as session:
+            with get_runtime().session() as session:
                 feedback.record_feedback(
                     session,
                     conversation_id=tracker.sender_id,

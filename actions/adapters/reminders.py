@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.adapters.common import OFFER_VERIFY, YES_NO_BUTTONS, customer_of, latest_text
-from actions.runtime import get_services
+from actions.runtime import get_runtime
 from retrieval.retriever import QueryError
 from support.reminder_texts import explain, format_amount, format_date
 from support.reminders import diagnose, find_invoice, invoices_with_reminders
@@ -23,7 +23,7 @@ VERIFY_OFFER = (
 
 
 def _diagnosis_text(customer_id: int, invoice_text: str) -> str:
-    with get_services().session() as session:
+    with get_runtime().session() as session:
         invoice = find_invoice(session, customer_id, invoice_text)
         number = invoice.number if invoice is not None else invoice_text
         return explain(diagnose(session, customer_id, number))
@@ -56,11 +56,11 @@ class ActionPaymentReminder(Action):
         text = latest_text(tracker) or "Zahlungserinnerung erhalten, obwohl bezahlt"
         events: list[EventType] = []
         try:
-            answer = await asyncio.to_thread(get_services().kb.answer, text)
+            answer = await asyncio.to_thread(get_runtime().kb.answer, text)
         except QueryError:
             answer = None
         if answer is not None and answer.answerable:
-            url = get_services().settings.article_url(answer.article_id)
+            url = get_runtime().settings.article_url(answer.article_id)
             dispatcher.utter_message(text=answer.render(url))
             events.append(SlotSet("last_article_id", float(answer.article_id)))
         dispatcher.utter_message(text=VERIFY_OFFER, buttons=YES_NO_BUTTONS)
@@ -77,7 +77,7 @@ class ActionAskInvoiceNumber(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         customer = customer_of(tracker)
-        with get_services().session() as session:
+        with get_runtime().session() as session:
             invoices = invoices_with_reminders(session, customer) if customer else []
         if not invoices:
             dispatcher.utter_message(
@@ -109,7 +109,7 @@ class ValidateInvoiceForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         customer = customer_of(tracker)
-        with get_services().session() as session:
+        with get_runtime().session() as session:
             invoice = find_invoice(session, customer, str(value)) if customer else None
             number = invoice.number if invoice is not None else None
         if number is None:

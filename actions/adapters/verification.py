@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.adapters.common import client_key, customer_of, offer_handoff, verified_slots
 from actions.adapters.reminders import continue_payment_reminder
-from actions.runtime import get_services
+from actions.runtime import get_runtime
 from support import handoff as handoffs
 from support.verification import VerificationResult, verify_code
 
@@ -22,7 +22,7 @@ LABELS = {"support": "Supportcode", "vip": "VIP-Code"}
 
 
 def _check(tracker: Tracker, kind: str, value: Any) -> VerificationResult:
-    services = get_services()
+    services = get_runtime()
     # A VIP code is checked against the customer the conversation already knows, if any.
     customer = customer_of(tracker) if kind == "vip" else None
     with services.session() as session:

@@ -27,7 +27,7 @@ from actions.adapters.verification import (
     ValidateSupportCodeForm,
     ValidateVipCodeForm,
 )
-from actions.runtime import Services, use_services
+from actions.runtime import Runtime, use_runtime
 from core.models import ClarifyChoice, Feedback, Handoff, KbQuestion
 from retrieval.answer import Answer, Choice, Section
 from retrieval.retriever import QueryError
@@ -74,8 +74,8 @@ def kb() -> FakeKb:
 
 
 @pytest.fixture
-def services(settings, sessions, demo, kb) -> Iterator[Services]:
-    with use_services(Services(settings, sessions, CODE_KEY, kb)) as services:
+def services(settings, sessions, demo, kb) -> Iterator[Runtime]:
+    with use_runtime(Runtime(settings, sessions, CODE_KEY, kb)) as services:
         yield services
 
 
