@@ -2,66 +2,135 @@
 
 Every module reads configuration through :func:`load_settings`; tests build their own
 ``Settings`` with :func:`dataclasses.replace` instead of touching the environment.
+
+Each setting is declared once, as a field of :class:`Settings` made by :func:`setting`: the
+annotation gives its type (and so its parser), the call its default, and the field name its
+environment variable (``HELPDESK_`` + the name in upper case). :func:`load_settings` and
+:func:`settings_env` are generated from these declarations.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+_ENV_PREFIX = "HELPDESK_"
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"HELPDESK_{name}", default)
+# The metadata key under which a field carries its declaration.
+_SPEC = "helpdesk_setting"
+
+_NO_DEFAULT: Any = object()
+
+
+@dataclass(frozen=True)
+class _Spec:
+    # A fixed value, or `derive`: a function of the settings loaded before this one.
+    default: Any
+    derive: Callable[[Any], Any] | None
+    # Applied to the value from the environment and to the default alike, as the normal form.
+    clean: Callable[[Any], Any] | None
+
+
+def setting(
+    default: Any = _NO_DEFAULT,
+    *,
+    derive: Callable[[Any], Any] | None = None,
+    clean: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Declare a setting: a dataclass field read from ``HELPDESK_<NAME>``.
+
+    ``default`` is the value when the variable is unset; ``derive`` instead computes it from
+    the settings declared above this one (attribute access, e.g. ``s.data_dir``). The field
+    itself stays required, so ``Settings(...)`` and :func:`dataclasses.replace` need no
+    environment. (It returns a :func:`dataclasses.field`, which ruff's RUF009 cannot see
+    through on fields of a non-builtin type such as ``Path``; hence the ``noqa`` there.)
+    """
+    if (default is _NO_DEFAULT) == (derive is None):
+        raise TypeError("a setting needs exactly one of default and derive")
+    return field(metadata={_SPEC: _Spec(default, derive, clean)})
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _strip_slash(url: str) -> str:
+    # Article links are built as public_url + article_path, which starts with a slash.
+    return url.rstrip("/")
+
+
+def _strip_lower(value: str) -> str:
+    return value.strip().lower()
 
 
 @dataclass(frozen=True)
 class Settings:
+    # The checkout the code runs from; set by load_settings, not from the environment.
     repo_root: Path
-    kb_dir: Path
-    data_dir: Path
-    embedding_model: str
-    ann_threshold: int
-    torch_threads: int
+    # The guides (Markdown articles, categories, synonyms) the search indexes and the editor
+    # changes.
+    kb_dir: Path = setting(REPO_ROOT / "kb")  # noqa: RUF009
+    # Everything the helpdesk writes: index, models, databases, logs, locks.
+    data_dir: Path = setting(REPO_ROOT / "var")  # noqa: RUF009
+    # Empty means: the multilingual-e5-small folder built at install time.
+    embedding_model: str = setting("")
+    # Above this many chunks the vector index switches from exact to HNSW search.
+    ann_threshold: int = setting(20000)
+    # Torch threads of the query encoder (retrieval/embeddings.py); one keeps latency steady.
+    torch_threads: int = setting(1)
     # Matrix products of query encoding: "auto" (bfloat16 where the CPU computes it natively),
     # "float32" or "bfloat16" (retrieval/lean_encoder.py).
-    query_precision: str
-    max_query_chars: int
+    query_precision: str = setting("auto", clean=_strip_lower)
+    # A longer query is cut at a word boundary before the search (retrieval/retriever.py).
+    max_query_chars: int = setting(2000)
     # An optional stronger sentence-transformers model (local folder or a name in the local
-    # Hugging Face cache) that re-scores the top candidate guides; empty: off (retrieval/judge.py).
-    judge_model: str
+    # Hugging Face cache) that re-scores the top candidate guides; empty: off, the search ranks
+    # and decides without it (retrieval/judge.py).
+    judge_model: str = setting("", clean=str.strip)
     # How many of the best-ranked guides the judge re-scores.
-    judge_top: int
+    judge_top: int = setting(3)
     # Customers, invoices, handoffs, feedback, verification attempts (SQLAlchemy URL).
-    database_url: str
+    database_url: str = setting(derive=lambda s: f"sqlite:///{s.data_dir / 'helpdesk.db'}")
     # Key of the HMAC that support and VIP codes are stored under; empty: var/secret_key.
-    secret_key: str
-    # Rasa's own conversation memory: SQL tracker store, lock store (in memory or Redis).
-    tracker_store_url: str
-    lock_store_url: str
-    rasa_port: int
-    action_port: int
+    secret_key: str = setting("")
+    # Rasa's own conversation memory: its SQL tracker store (SQLite or PostgreSQL URL).
+    tracker_store_url: str = setting(derive=lambda s: f"sqlite:///{s.data_dir / 'rasa-tracker.db'}")
+    # Rasa's lock store: empty means in memory (file locks with several Rasa processes),
+    # redis://… means Redis (helpdesk/rasa_config.py).
+    lock_store_url: str = setting("")
+    # Rasa's HTTP port on loopback; the web app talks to the bot there.
+    rasa_port: int = setting(5005)
+    # The action server's port on loopback; it also hosts the KB search routes.
+    action_port: int = setting(5055)
     # Rasa server processes. More than one share conversations through a lock store: Redis
     # when lock_store_url names one, else file locks on this machine (bot/lock_store.py).
-    rasa_workers: int
-    # Where customers open a guide: the web app's address and the path of an article.
-    public_url: str
-    article_path: str
+    rasa_workers: int = setting(1)
+    # Where customers open a guide: the web app's public address, without a trailing slash.
+    public_url: str = setting("http://127.0.0.1:8000", clean=_strip_slash)
+    # The path of an article under public_url; {id} is the article's id.
+    article_path: str = setting("/hilfe/{id}")
     # The web app (widget, console, editor) listens here, on loopback.
-    web_port: int
+    web_port: int = setting(8000)
     # Demo mode (`make run`): demo accounts with printed passwords. Off: no default accounts.
-    demo: bool
+    demo: bool = setting(False)
     # Session cookies only over HTTPS; on by default when the public URL is https.
-    secure_cookies: bool
-    # Per client address and per conversation (Flask-Limiter notation).
-    chat_rate_limit: str
-    verify_rate_limit: str
+    secure_cookies: bool = setting(derive=lambda s: s.public_url.startswith("https"))
+    # Chat requests, counted per client address and per conversation (Flask-Limiter notation).
+    chat_rate_limit: str = setting("30/minute")
+    # The console's customer verification attempts, counted the same way.
+    verify_rate_limit: str = setting("10/minute")
     # The provider's name in the widget and the demo pages.
-    brand: str
+    brand: str = setting("Beispiel Hosting")
     # Seconds the web app waits for Rasa before it answers from the KB itself.
-    rasa_timeout: float
+    rasa_timeout: float = setting(10.0)
 
     @property
     def index_dir(self) -> Path:
@@ -75,7 +144,7 @@ class Settings:
         return self.public_url + self.article_path.format(id=article_id)
 
     @property
-    def kb_service_url(self) -> str:
+    def action_server_url(self) -> str:
         """The action server owns the model and index; everyone else searches through it."""
         return f"http://127.0.0.1:{self.action_port}"
 
@@ -92,33 +161,45 @@ class Settings:
         return self.models_dir / "multilingual-e5-small"
 
 
-_ENV_NAMES = {
-    "kb_dir": "KB_DIR",
-    "data_dir": "DATA_DIR",
-    "embedding_model": "EMBEDDING_MODEL",
-    "ann_threshold": "ANN_THRESHOLD",
-    "torch_threads": "TORCH_THREADS",
-    "query_precision": "QUERY_PRECISION",
-    "max_query_chars": "MAX_QUERY_CHARS",
-    "judge_model": "JUDGE_MODEL",
-    "judge_top": "JUDGE_TOP",
-    "database_url": "DATABASE_URL",
-    "secret_key": "SECRET_KEY",
-    "tracker_store_url": "TRACKER_STORE_URL",
-    "lock_store_url": "LOCK_STORE_URL",
-    "rasa_port": "RASA_PORT",
-    "action_port": "ACTION_PORT",
-    "rasa_workers": "RASA_WORKERS",
-    "public_url": "PUBLIC_URL",
-    "article_path": "ARTICLE_PATH",
-    "web_port": "WEB_PORT",
-    "demo": "DEMO",
-    "secure_cookies": "SECURE_COOKIES",
-    "chat_rate_limit": "CHAT_RATE_LIMIT",
-    "verify_rate_limit": "VERIFY_RATE_LIMIT",
-    "rasa_timeout": "RASA_TIMEOUT",
-    "brand": "BRAND",
+# How a value from the environment becomes the field's type; a setting of any other type
+# fails at import, not at the first start in production.
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: _flag,
+    Path: Path,
 }
+_EXPECTED = {int: "an integer", float: "a number"}
+
+
+@dataclass(frozen=True)
+class _Declared:
+    name: str
+    env: str
+    parse: Callable[[str], Any]
+    expected: str
+    spec: _Spec
+
+
+def _declared() -> tuple[_Declared, ...]:
+    # Annotations are strings (postponed evaluation); resolve them once.
+    types = typing.get_type_hints(Settings)
+    declared = []
+    for f in dataclasses.fields(Settings):
+        spec = f.metadata.get(_SPEC)
+        if spec is None:
+            continue
+        kind = types[f.name]
+        if kind not in _PARSERS:
+            raise TypeError(f"setting {f.name}: no parser for {kind!r}")
+        env = _ENV_PREFIX + f.name.upper()
+        expected = _EXPECTED.get(kind, f"a valid {kind.__name__}")
+        declared.append(_Declared(f.name, env, _PARSERS[kind], expected, spec))
+    return tuple(declared)
+
+
+_SETTINGS = _declared()
 
 
 def _env_value(value: object) -> str:
@@ -127,49 +208,32 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
-    return {
-        f"HELPDESK_{env}": _env_value(getattr(settings, field)) for field, env in _ENV_NAMES.items()
-    }
+    return {d.env: _env_value(getattr(settings, d.name)) for d in _SETTINGS}
+
+
+def _parse(declared: _Declared, raw: str) -> Any:
+    try:
+        return declared.parse(raw)
+    except ValueError as exc:
+        # The bare int()/float() message names neither the variable nor where to fix it.
+        raise ValueError(f"{declared.env}={raw!r} is not {declared.expected}") from exc
 
 
 def load_settings() -> Settings:
-    data_dir = Path(_env("DATA_DIR", str(REPO_ROOT / "var")))
-    public_url = _env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-    https = public_url.startswith("https")
-    return Settings(
-        repo_root=REPO_ROOT,
-        kb_dir=Path(_env("KB_DIR", str(REPO_ROOT / "kb"))),
-        data_dir=data_dir,
-        # Empty means: the multilingual-e5-small folder built at install time.
-        embedding_model=_env("EMBEDDING_MODEL", ""),
-        # Above this many chunks the vector index switches from exact to HNSW search.
-        ann_threshold=int(_env("ANN_THRESHOLD", "20000")),
-        torch_threads=int(_env("TORCH_THREADS", "1")),
-        query_precision=_env("QUERY_PRECISION", "auto").strip().lower(),
-        max_query_chars=int(_env("MAX_QUERY_CHARS", "2000")),
-        # Empty means: no judge; the search ranks and decides without it.
-        judge_model=_env("JUDGE_MODEL", "").strip(),
-        judge_top=int(_env("JUDGE_TOP", "3")),
-        database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'helpdesk.db'}"),
-        secret_key=_env("SECRET_KEY", ""),
-        tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{data_dir / 'rasa-tracker.db'}"),
-        lock_store_url=_env("LOCK_STORE_URL", ""),
-        rasa_port=int(_env("RASA_PORT", "5005")),
-        action_port=int(_env("ACTION_PORT", "5055")),
-        rasa_workers=int(_env("RASA_WORKERS", "1")),
-        public_url=public_url,
-        article_path=_env("ARTICLE_PATH", "/hilfe/{id}"),
-        web_port=int(_env("WEB_PORT", "8000")),
-        demo=_flag(_env("DEMO", "0")),
-        secure_cookies=_flag(_env("SECURE_COOKIES", "1" if https else "0")),
-        chat_rate_limit=_env("CHAT_RATE_LIMIT", "30/minute"),
-        verify_rate_limit=_env("VERIFY_RATE_LIMIT", "10/minute"),
-        rasa_timeout=float(_env("RASA_TIMEOUT", "10")),
-        brand=_env("BRAND", "Beispiel Hosting"),
-    )
+    # Settings declared earlier are visible to the derived defaults of later ones.
+    loaded = SimpleNamespace(repo_root=REPO_ROOT)
+    for declared in _SETTINGS:
+        spec = declared.spec
+        raw = os.environ.get(declared.env)
+        if raw is not None:
+            value = _parse(declared, raw)
+        elif spec.derive is not None:
+            value = spec.derive(loaded)
+        else:
+            value = spec.default
+        if spec.clean is not None:
+            value = spec.clean(value)
+        setattr(loaded, declared.name, value)
+    return Settings(**vars(loaded))

@@ -31,7 +31,7 @@ def test_search_and_answer_over_loopback(kb: KbClient):
 
 
 def test_routes_need_the_token(stack: Stack):
-    url = f"{stack.settings.kb_service_url}/kb/search"
+    url = f"{stack.settings.action_server_url}/kb/search"
     assert requests.post(url, json={"query": "Rechnung"}, timeout=10).status_code == 401
     wrong = {"Authorization": "Bearer falsch"}
     assert requests.post(url, json={"query": "x"}, headers=wrong, timeout=10).status_code == 401
@@ -40,7 +40,7 @@ def test_routes_need_the_token(stack: Stack):
 def test_bad_requests_get_clear_errors(kb: KbClient, stack: Stack):
     with pytest.raises(KbQueryError):
         kb.search("   ")
-    url = f"{stack.settings.kb_service_url}/kb/reindex"
+    url = f"{stack.settings.action_server_url}/kb/reindex"
     headers = kb._session.headers
     for body in ({"article_ids": []}, {"article_ids": ["1"]}, {"article_ids": True}, {}):
         response = requests.post(url, json=body, headers=headers, timeout=10)

@@ -31,7 +31,7 @@ class KbClient:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KbClient:
-        return cls(settings.kb_service_url, kb_token(settings))
+        return cls(settings.action_server_url, kb_token(settings))
 
     def _post(self, path: str, payload: dict[str, Any], timeout: float | None = None) -> dict:
         try:
