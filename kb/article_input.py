@@ -16,12 +16,12 @@ from pathlib import Path
 
 from kb.article import LANGUAGES, Article, parse_article
 from kb.importer import load_categories
+from kb.links import links_in
 from kb.validate import check_article
 
 MAX_TITLE_CHARS = 200
 MAX_TAG_CHARS = 40
 MAX_TAGS = 20
-_KB_LINK = re.compile(r"\]\(\s*<?kb:([^)\s>]*)>?")
 
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "Englisch", "fr": "Französisch", "it": "Italienisch"}
 
@@ -150,10 +150,8 @@ def _body_problems(data: ArticleInput, kb_dir: Path) -> list[str]:
 
 
 def _unknown_links(body: str, known_ids: set[int]) -> list[str]:
-    problems = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        for match in _KB_LINK.finditer(line):
-            ref = match.group(1)
-            if not ref.isdigit() or int(ref) not in known_ids:
-                problems.append(f"Zeile {number}: Link auf unbekannten Artikel „kb:{ref}“.")
-    return problems
+    return [
+        f"Zeile {link.line}: Link auf unbekannten Artikel „{link.target}“."
+        for link in links_in(body)
+        if link.is_id and link.article_id not in known_ids
+    ]

@@ -14,14 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.article import Article, ArticleError, read_article
+from kb.folding import fold_for_catalog_search
 from kb.store import ArticleStore
-
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
-
-def fold(text: str) -> str:
-    """Case and umlaut folding, so that "Ändern", "ändern" and "aendern" all match."""
-    return text.casefold().translate(_FOLD)
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ def _entry(article: Article) -> Entry:
         updated=article.updated,
         tags=tuple(article.tags),
         path=article.path,
-        haystack=fold(text),
+        haystack=fold_for_catalog_search(text),
     )
 
 
@@ -111,7 +105,7 @@ def search(
     lang: str = "",
 ) -> list[Entry]:
     """Entries matching every filter; with a query, title hits first, then by title."""
-    words = fold(query).split()
+    words = fold_for_catalog_search(query).split()
     found = []
     for entry in items:
         if status and entry.status != status:
@@ -124,5 +118,11 @@ def search(
         if words and not by_id and not all(word in entry.haystack for word in words):
             continue
         found.append(entry)
-    title_hits = {e.id: sum(w in fold(e.title) for w in words) for e in found} if words else {}
-    return sorted(found, key=lambda e: (-title_hits.get(e.id, 0), fold(e.title), e.id))
+    title_hits = (
+        {e.id: sum(w in fold_for_catalog_search(e.title) for w in words) for e in found}
+        if words
+        else {}
+    )
+    return sorted(
+        found, key=lambda e: (-title_hits.get(e.id, 0), fold_for_catalog_search(e.title), e.id)
+    )

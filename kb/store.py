@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.article import Article, ArticleError, read_article
-
-_UMLAUTS = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"}
-)
+from kb.folding import umlauts_as_digraphs
 
 
 def slugify(title: str, max_length: int = 60) -> str:
-    text = title.translate(_UMLAUTS)
+    text = umlauts_as_digraphs(title)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "artikel"

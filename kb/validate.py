@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.article import LANGUAGES, STATUSES, Article
+from kb.links import links_in
 from kb.store import ArticleStore
 
-# Links to other articles: relative paths to .md files, or the short form ``kb:<id>``.
-_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -96,20 +95,18 @@ def _duplicate_ids(articles: list[Article]) -> list[Problem]:
 def _broken_links(article: Article, known_ids: set[int], known_paths: set[Path]) -> list[Problem]:
     assert article.path is not None
     problems = []
-    for offset, line in enumerate(article.body.splitlines()):
-        for match in _LINK.finditer(line):
-            target = match.group(1)
-            lineno = article.body_line + offset
-            if target.startswith("kb:"):
-                ref = target[3:]
-                if not ref.isdigit() or int(ref) not in known_ids:
-                    problems.append(
-                        Problem(article.path, lineno, f"Link auf unbekannten Artikel '{target}'.")
-                    )
-            elif target.split("#")[0].endswith(".md") and "://" not in target:
-                resolved = (article.path.parent / target.split("#")[0]).resolve()
-                if resolved not in known_paths:
-                    problems.append(
-                        Problem(article.path, lineno, f"Link auf fehlende Datei '{target}'.")
-                    )
+    # Links to other articles: the short form ``kb:<id>`` or a relative path to a .md file.
+    for link in links_in(article.body):
+        lineno = article.body_line + link.line - 1
+        if link.is_id:
+            if link.article_id not in known_ids:
+                problems.append(
+                    Problem(article.path, lineno, f"Link auf unbekannten Artikel '{link.target}'.")
+                )
+        else:
+            resolved = (article.path.parent / link.file).resolve()
+            if resolved not in known_paths:
+                problems.append(
+                    Problem(article.path, lineno, f"Link auf fehlende Datei '{link.target}'.")
+                )
     return problems

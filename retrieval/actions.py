@@ -2,7 +2,7 @@
 
 Embeddings put a question and its antonym next to each other (same topic, same words), so
 the action a question asks for is read from its words and compared with what a guide's
-title and headings say it does. Patterns work on folded text (``retrieval.text.fold``:
+title and headings say it does. Patterns work on folded text (``retrieval.text.fold_for_index``:
 lower case, umlauts and accents removed) in German, English and French; German separable
 verbs ("schalten … aus") are matched across the sentence.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.text import fold
+from retrieval.text import fold_for_index
 
 
 @dataclass(frozen=True)
@@ -170,12 +170,12 @@ _PARTICIPLE = re.compile(r"\b\w*ge\w+(?:t|en)\b")
 
 
 def actions_in(text: str) -> set[str]:
-    folded = fold(text)
+    folded = fold_for_index(text)
     return {a.name for pair in OPPOSITES for a in pair if _mentions(a, folded)}
 
 
 def specific_actions_in(text: str) -> set[str]:
-    folded = fold(text)
+    folded = fold_for_index(text)
     return {a.name for a in SPECIFIC if _mentions(a, folded)}
 
 
@@ -184,10 +184,10 @@ def action_mismatch(question: str, title: str) -> str:
     other specific ones ("Organisation löschen" against "Organisation wechseln oder
     verlassen"). A title naming a broad action ("… verwalten", "… ändern") or none at all
     does not count against any question."""
-    asked = specific_actions_in(_PARTICIPLE.sub(" ", fold(question)))
+    asked = specific_actions_in(_PARTICIPLE.sub(" ", fold_for_index(question)))
     if not asked:
         return ""
-    folded_title = fold(title)
+    folded_title = fold_for_index(title)
     if any(_mentions(a, folded_title) for a in BROAD):
         return ""
     purpose = specific_actions_in(title)

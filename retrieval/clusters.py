@@ -34,7 +34,7 @@ from wordfreq import zipf_frequency
 from retrieval.corpus import BACKGROUND_FILE
 from retrieval.evidence import COMMON_ZIPF, language
 from retrieval.index_store import SearchIndex
-from retrieval.text import STOPWORDS, clean, fold, words
+from retrieval.text import STOPWORDS, clean, fold_for_index, words
 
 # Least cosine between any two questions of a group, on vectors centred by generic_center().
 MIN_SIMILARITY = 0.40
@@ -134,7 +134,7 @@ def _cluster(
 
 def _salient(text: str) -> dict[str, float]:
     """The question's content words, folded, with their everyday frequency (Zipf)."""
-    tokens = words(fold(text).replace("-", " "))
+    tokens = words(fold_for_index(text).replace("-", " "))
     lang = language(tokens)
     found = {}
     for word in tokens:
@@ -175,7 +175,7 @@ def _spellings(texts: list[str]) -> dict[str, str]:
     for text in texts:
         for token in clean(text).replace("-", " ").replace("'", " ").split():
             token = token.strip(".,;:!?()[]{}\"'«»„“”‚‘’…/\\")
-            folded = words(fold(token))
+            folded = words(fold_for_index(token))
             if len(folded) == 1:
                 seen.setdefault(folded[0], Counter())[token] += 1
     return {word: spellings.most_common(1)[0][0] for word, spellings in seen.items()}

@@ -26,7 +26,7 @@ from retrieval.actions import action_conflict, action_mismatch
 from retrieval.index_store import SearchIndex
 from retrieval.ranking import ArticleHit
 from retrieval.synonyms import SynonymIndex
-from retrieval.text import STOPWORDS, char_ngrams, clean, fold, stems
+from retrieval.text import STOPWORDS, char_ngrams, clean, fold_for_index, stems
 
 LANGS = ("de", "en", "fr")
 # Everyday words (Zipf frequency >= this) carry no topic; rarer ones weigh more, up to
@@ -88,9 +88,9 @@ def salient_words(text: str, synonyms: SynonymIndex) -> list[SalientWord]:
     # Frequencies are looked up as written ("nächste"), matching is done folded ("nachste").
     tokens = [t for t in _TOKEN.findall(clean(text).casefold()) if not t.isdigit()]
     lang = language(tokens)
-    groups = synonyms.groups_by_stem(fold(text))
+    groups = synonyms.groups_by_stem(fold_for_index(text))
     found: dict[str, SalientWord] = {}
-    folded_tokens = [fold(t) for t in tokens]
+    folded_tokens = [fold_for_index(t) for t in tokens]
     for position, (token, word) in enumerate(zip(tokens, folded_tokens, strict=True)):
         if word in STOPWORDS or word in PARTICLES or len(word) < MIN_WORD_CHARS:
             continue

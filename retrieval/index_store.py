@@ -28,7 +28,7 @@ from retrieval.corpus import ArticleInfo
 from retrieval.embeddings import Embedder
 from retrieval.lexical import BM25Index
 from retrieval.synonyms import SynonymIndex
-from retrieval.text import char_ngrams, fold, stems
+from retrieval.text import char_ngrams, fold_for_index, stems
 from retrieval.units import BACKGROUND, Units
 from retrieval.vector_index import VectorIndex
 
@@ -57,7 +57,9 @@ class LexicalIndexes:
         hashes = [c.content_hash for c in chunks]
         old_rows = {h: i for i, h in enumerate(previous.content)} if previous else {}
         reuse = [old_rows.get(h, -1) for h in hashes]
-        folded = [fold(c.text) if r < 0 else None for c, r in zip(chunks, reuse, strict=True)]
+        folded = [
+            fold_for_index(c.text) if r < 0 else None for c, r in zip(chunks, reuse, strict=True)
+        ]
         words = [stems(f) + synonyms.tokens(f) if f is not None else None for f in folded]
         grams = [char_ngrams(f) if f is not None else None for f in folded]
         if previous is None:

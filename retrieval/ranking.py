@@ -16,7 +16,7 @@ import numpy as np
 from retrieval.index_store import SearchIndex
 from retrieval.lexical import QueryTerms
 from retrieval.synonyms import SynonymIndex
-from retrieval.text import char_ngrams, fold, stems
+from retrieval.text import char_ngrams, fold_for_index, stems
 from retrieval.units import ARTICLE, SECTION, SENTENCE
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -46,7 +46,7 @@ class AnalyzedQuery:
 
     @classmethod
     def of(cls, text: str, synonyms: SynonymIndex) -> AnalyzedQuery:
-        folded = fold(text)
+        folded = fold_for_index(text)
         return cls(text, stems(folded) + synonyms.tokens(folded), char_ngrams(folded))
 
     def terms(self, index: SearchIndex) -> tuple[QueryTerms, QueryTerms]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from retrieval.text import fold, stems
+from retrieval.text import fold_for_index, stems
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class SynonymIndex:
         same answer rate, refused more off-topic questions: the group's words pull a
         paraphrase towards the guide that uses them, and away from guides that merely share
         the question's everyday words."""
-        folded = fold(query)
+        folded = fold_for_index(query)
         present = f" {_phrase_key(folded)} "
         extra: dict[str, str] = {}
         for group in dict.fromkeys(self._groups_named(folded)):
@@ -103,4 +103,4 @@ class SynonymIndex:
 
 def _phrase_key(phrase: str) -> str:
     """Phrases are matched on stems, so "gelöscht"/"löschen" and plurals meet."""
-    return " ".join(stems(fold(phrase).replace("-", " ")))
+    return " ".join(stems(fold_for_index(phrase).replace("-", " ")))

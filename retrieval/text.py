@@ -38,7 +38,9 @@ def clean(text: str) -> str:
     return _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
 
 
-def fold(text: str) -> str:
+# Not kb.folding.fold_for_catalog_search: the index matches words, stems and n-grams, so
+# "Löschen", "loeschen" and "loschen" must become one token (ä -> a, "oe" -> o, no accents).
+def fold_for_index(text: str) -> str:
     """Lower-case, umlauts and their ASCII spellings to the base vowel, accents removed."""
     text = clean(text).casefold().translate(_FOLD)
     text = unicodedata.normalize("NFKD", text)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.text import fold
+from retrieval.text import fold_for_index
 
 
 class FakeEmbedder:
@@ -28,7 +28,7 @@ class FakeEmbedder:
 
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dimension, dtype=np.float32)
-        folded = f"  {fold(text)}  "
+        folded = f"  {fold_for_index(text)}  "
         for i in range(len(folded) - 2):
             bucket = int.from_bytes(hashlib.md5(folded[i : i + 3].encode()).digest()[:4], "little")
             vector[bucket % self.dimension] += 1.0

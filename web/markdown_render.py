@@ -6,6 +6,8 @@ from __future__ import annotations
 import markdown
 import nh3
 
+from kb.links import MARKDOWN_EXTENSIONS, KbLinkExtension, Resolver
+
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5",
     "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup",
@@ -20,12 +22,16 @@ ALLOWED_ATTRIBUTES = {
 }
 # No javascript:, data: or vbscript: links; relative links stay allowed.
 URL_SCHEMES = {"http", "https", "mailto", "tel"}
-EXTENSIONS = ["extra", "sane_lists"]
+EXTENSIONS = list(MARKDOWN_EXTENSIONS)
 
 
-def render_markdown(text: str) -> str:
-    """Sanitized HTML for ``text``; raw HTML in the Markdown is cleaned, never trusted."""
-    html = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
+def render_markdown(text: str, kb_links: Resolver | None = None) -> str:
+    """Sanitized HTML for ``text``; raw HTML in the Markdown is cleaned, never trusted.
+
+    With ``kb_links``, links to other articles (``kb:12``, ``datei.md``) get the target it
+    returns for them; without, they stay as written (and the sanitizer drops ``kb:``)."""
+    extensions: list = [*EXTENSIONS, KbLinkExtension(kb_links)] if kb_links else EXTENSIONS
+    html = markdown.markdown(text, extensions=extensions, output_format="html")
     return sanitize(html)
 
 

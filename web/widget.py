@@ -7,7 +7,6 @@ it sits on (``web.security`` allows only ``/widget/`` to be framed).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from flask import Blueprint, current_app, render_template, request, send_from_di
 from markupsafe import Markup
 
 from kb.article import Article
+from kb.links import KbLink
 from kb.store import ArticleStore
 from web.channels import kb, settings
 from web.clients.kb import KbQueryError, KbUnavailable
@@ -22,9 +22,6 @@ from web.markdown_render import render_markdown
 
 bp = Blueprint("chat", __name__)
 
-# Links between articles in the KB files: [Text](kb:12) or a relative path to the file.
-_KB_LINK = re.compile(r"\]\(kb:(\d+)\)")
-_MD_LINK = re.compile(r"\]\((?!https?:)([^()\s]*?([\w-]+)\.md)\)")
 SEARCH_RESULTS = 5
 MAX_SEARCH_CHARS = 200
 SEARCH_DOWN = (
@@ -113,16 +110,33 @@ def _published() -> list[Article]:
 
 def _article_html(article: Article, store: ArticleStore) -> Markup:
     """The body as sanitized HTML, with links to other articles pointing at their pages."""
-    body = _KB_LINK.sub(lambda m: f"]({_guide_url(int(m.group(1)))})", article.body)
-    if _MD_LINK.search(body):
-        ids = {a.path.stem: a.id for a in store.articles() if a.path is not None}
+    ids: dict[str, int] = {}
 
-        def to_page(match: re.Match[str]) -> str:
-            target = ids.get(match.group(2))
-            return f"]({_guide_url(target)})" if target else "]()"
+    def to_page(link: KbLink) -> str | None:
+        # Links between articles in the KB files: [Text](kb:12) or a relative path to the file.
+        if link.is_id:
+            return _guide_url(link.article_id) if link.article_id is not None else None
+        stem = _file_stem(link.file)
+        if not stem:
+            return None
+        if not ids:
+            ids.update({a.path.stem: a.id for a in store.articles() if a.path is not None})
+        target = ids.get(stem)
+        if not target:
+            return ""  # an unknown file: a link to nowhere rather than a broken one
+        anchor = link.target[len(link.file) :]
+        return _guide_url(target) + anchor
 
-        body = _MD_LINK.sub(to_page, body)
-    return Markup(render_markdown(body))  # safe: sanitized by render_markdown
+    return Markup(render_markdown(article.body, kb_links=to_page))  # safe: sanitized
+
+
+def _file_stem(path: str) -> str:
+    """The file's name without ``.md``: the word characters and hyphens before it."""
+    name = path.removesuffix(".md")
+    start = len(name)
+    while start and (name[start - 1].isalnum() or name[start - 1] in "_-"):
+        start -= 1
+    return name[start:]
 
 
 def _guide_url(article_id: int) -> str:

@@ -5,21 +5,36 @@ from pathlib import Path
 import pytest
 
 from core.settings import REPO_ROOT
+from kb.folding import fold_for_catalog_search
 from retrieval.lexical import BM25Index
 from retrieval.synonyms import SynonymIndex
-from retrieval.text import char_ngrams, clean, fold, stems, words
+from retrieval.text import char_ngrams, clean, fold_for_index, stems, words
 from retrieval.units import sentences
 
 
 def test_folding_makes_spellings_meet() -> None:
-    assert fold("Löschen") == fold("loeschen") == fold("LOESCHEN") == "loschen"
-    assert fold("Straße") == "strasse"
-    assert fold("Quelle") == "quelle"  # "ue" after q is no umlaut
-    assert fold("désactiver") == "desactiver"
+    assert {fold_for_index(s) for s in ("Löschen", "loeschen", "LOESCHEN")} == {"loschen"}
+    assert fold_for_index("Straße") == "strasse"
+    assert fold_for_index("Quelle") == "quelle"  # "ue" after q is no umlaut
+    assert fold_for_index("désactiver") == "desactiver"
+
+
+def test_index_fold_differs_from_catalog_search_on_purpose() -> None:
+    # Both make "Ä", "ä" and "ae" meet, but the index folds to the bare vowel and drops
+    # accents (one token for stems and n-grams); the catalog keeps the digraph for a
+    # substring filter over what editors wrote.
+    for spelling in ("Ärger", "ärger", "Aerger"):
+        assert fold_for_index(spelling) == "arger"
+        assert fold_for_catalog_search(spelling) == "aerger"
+    assert fold_for_index("désactiver") == "desactiver" != fold_for_catalog_search("désactiver")
+    assert "art" in fold_for_index("Kärtchen") and "art" not in fold_for_catalog_search("Kärtchen")
+    assert fold_for_index("Straẞe") == fold_for_catalog_search("Straẞe") == "strasse"
+    assert fold_for_index("ﬁnden") == fold_for_catalog_search("ﬁnden") == "finden"
+    assert fold_for_index("İ") == "i" != fold_for_catalog_search("İ")  # combining dot kept
 
 
 def test_words_split_compounds_and_keep_the_whole() -> None:
-    assert words(fold("Zwei-Faktor-Authentifizierung")) == [
+    assert words(fold_for_index("Zwei-Faktor-Authentifizierung")) == [
         "zwei",
         "faktor",
         "authentifizierung",
@@ -28,13 +43,15 @@ def test_words_split_compounds_and_keep_the_whole() -> None:
 
 
 def test_stems_join_inflections_and_drop_stop_words() -> None:
-    assert stems(fold("Rechnungen")) == stems(fold("Rechnung"))
-    assert stems(fold("Wie kann ich das deaktivieren?")) == stems(fold("deaktivieren"))
+    assert stems(fold_for_index("Rechnungen")) == stems(fold_for_index("Rechnung"))
+    assert stems(fold_for_index("Wie kann ich das deaktivieren?")) == stems(
+        fold_for_index("deaktivieren")
+    )
 
 
 def test_char_ngrams_survive_typos() -> None:
-    right = set(char_ngrams(fold("Authentifizierung")))
-    typo = set(char_ngrams(fold("authentifizirung")))
+    right = set(char_ngrams(fold_for_index("Authentifizierung")))
+    typo = set(char_ngrams(fold_for_index("authentifizirung")))
     assert len(right & typo) / len(right) > 0.6
 
 
@@ -44,10 +61,16 @@ def test_clean_removes_control_and_bidi_characters() -> None:
 
 def test_synonyms_from_the_kb_list() -> None:
     synonyms = SynonymIndex.load(REPO_ROOT / "kb" / "synonyms.yml")
-    assert synonyms.tokens(fold("Kennwort")) == synonyms.tokens(fold("Passwort"))
-    assert synonyms.tokens(fold("2FA")) == synonyms.tokens(fold("Zwei-Faktor-Authentifizierung"))
-    assert synonyms.tokens(fold("Mahnung")) == synonyms.tokens(fold("Zahlungserinnerung"))
-    assert synonyms.tokens(fold("Wetter")) == []
+    assert synonyms.tokens(fold_for_index("Kennwort")) == synonyms.tokens(
+        fold_for_index("Passwort")
+    )
+    assert synonyms.tokens(fold_for_index("2FA")) == synonyms.tokens(
+        fold_for_index("Zwei-Faktor-Authentifizierung")
+    )
+    assert synonyms.tokens(fold_for_index("Mahnung")) == synonyms.tokens(
+        fold_for_index("Zahlungserinnerung")
+    )
+    assert synonyms.tokens(fold_for_index("Wetter")) == []
 
 
 def test_a_query_is_expanded_with_the_words_of_the_groups_it_names() -> None:
