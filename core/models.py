@@ -26,11 +26,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core.ownership import HANDOFF_STATUSES, OPEN
+
 CODE_KINDS = ("support", "vip")
 CURRENCIES = ("CHF", "EUR")
 PAYMENT_METHODS = ("transfer", "standing_order", "card", "prepaid")
 CREDIT_TARGETS = ("invoice", "prepaid")
-HANDOFF_STATUSES = ("open", "assigned", "closed")
 
 
 def utc_now() -> datetime:
@@ -232,7 +233,7 @@ class Handoff(Base):
     )
     # [{"role": "customer" | "bot" | "agent", "text": str, "time": ISO 8601 | None}, ...]
     transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OPEN, index=True)
     closed_at: Mapped[datetime | None]
 
 

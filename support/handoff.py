@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import ownership
 from core.models import Handoff
 from support.code_format import mask_codes
 
@@ -20,8 +21,6 @@ REASON_PAYMENT = "payment"  # a payment problem the diagnosis cannot settle alon
 HANDOFF_REASONS = frozenset(
     {REASON_REQUESTED, REASON_REPEATED_FAILURE, REASON_LOCKOUT, REASON_NOT_PREMIUM, REASON_PAYMENT}
 )
-# Not closed: an agent may already be on it, and a second entry would split the case.
-ACTIVE_STATUSES = ("open", "assigned")
 
 _ROLES = {"user": "customer", "bot": "bot"}
 
@@ -60,7 +59,10 @@ def create_handoff(
         raise ValueError(f"unknown handoff reason: {reason!r}")
     handoff = session.scalar(
         select(Handoff)
-        .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(ACTIVE_STATUSES))
+        .where(
+            Handoff.conversation_id == conversation_id,
+            Handoff.status.in_(ownership.ACTIVE_HANDOFF_STATUSES),
+        )
         .order_by(Handoff.created_at.desc())
         .limit(1)
     )
@@ -72,7 +74,7 @@ def create_handoff(
             priority=priority,
             customer_id=customer_id,
             transcript=list(transcript),
-            status="open",
+            status=ownership.OPEN,
         )
         session.add(handoff)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -193,3 +194,99 @@ def _record(
         )
     )
     session.flush()
+
+
+# -- what a check means for the conversation, and what is said about it -------------------
+# The bot speaks to the customer, the console to the agent: the same outcome in two
+# wordings, side by side here so that the rules and the facts they state stay one.
+
+CUSTOMER = "customer"
+AGENT = "agent"
+LABELS = {"support": "Supportcode", "vip": "VIP-Code"}
+
+SUPPORT_CODE_QUESTION = (
+    "Bitte geben Sie Ihren 6-stelligen Supportcode ein. Sie finden ihn in Ihrem Benutzerprofil."
+)
+VIP_CODE_QUESTION = (
+    "Bitte geben Sie Ihren 6-stelligen VIP-Code ein. Sie finden ihn auf der "
+    "Verwaltungsseite Ihres Premium-Supports."
+)
+
+
+def priority_after(kind: str, *, had_priority: bool, same_customer: bool) -> bool:
+    """A VIP code gives priority; a support code after the VIP code of the same customer
+    keeps it (the customer proved both)."""
+    return kind == "vip" or (had_priority and same_customer)
+
+
+def verified_slots(customer_id: int, name: str, *, priority: bool) -> dict[str, Any]:
+    """What the bot knows of a verified customer (its slots), whoever verified them."""
+    return {
+        "verified_customer_id": float(customer_id),
+        "verified_customer_name": name,
+        "priority": priority,
+    }
+
+
+def invalid_format_text(kind: str, audience: str) -> str:
+    whose = "Ihre" if audience == CUSTOMER else "die"
+    return f"Ein {LABELS[kind]} besteht aus genau 6 Ziffern. Bitte prüfen Sie {whose} Eingabe."
+
+
+def wrong_code_text(kind: str, attempts_left: int, audience: str) -> str:
+    """Unknown, of the other kind or another customer's: deliberately one message."""
+    attempts = "ein Versuch" if attempts_left == 1 else f"{attempts_left} Versuche"
+    label = LABELS[kind]
+    if audience == CUSTOMER:
+        return (
+            f"Dieser {label} konnte nicht bestätigt werden. Bitte prüfen Sie ihn und "
+            f"versuchen Sie es noch einmal (noch {attempts})."
+        )
+    return f"Dieser {label} konnte nicht bestätigt werden (noch {attempts})."
+
+
+def lock_minutes(locked_until: datetime | None, now: datetime | None = None) -> int:
+    if locked_until is None:
+        return round(LOCK_WINDOW.total_seconds() / 60)
+    left = (locked_until - (now or datetime.now(UTC))).total_seconds() / 60
+    return max(1, round(left))
+
+
+def lock_text(locked_until: datetime | None, audience: str, now: datetime | None = None) -> str:
+    minutes = lock_minutes(locked_until, now)
+    if audience == CUSTOMER:
+        return (
+            "Aus Sicherheitsgründen sind weitere Code-Eingaben für "
+            f"{minutes} Minuten gesperrt, weil der Code mehrmals nicht stimmte. "
+            "Ein Mitarbeiter des Supports kann Sie auch anders identifizieren."
+        )
+    return (
+        "Zu viele falsche Codes: Die Code-Prüfung ist aus Sicherheitsgründen für "
+        f"{minutes} Minuten gesperrt. Bitte identifizieren Sie den Kunden auf anderem Weg."
+    )
+
+
+def not_premium_text(audience: str) -> str:
+    if audience == CUSTOMER:
+        return (
+            "Einen VIP-Code gibt es nur mit dem Premium-Support. Für Ihr Konto ist "
+            "kein Premium-Support aktiv, deshalb kann ich keinen VIP-Code bestätigen. "
+            "Mit Ihrem Supportcode kann ich Sie trotzdem identifizieren."
+        )
+    return (
+        "Ein VIP-Code gilt nur mit aktivem Premium-Support; er kann nicht bestätigt "
+        "werden. Prüfen Sie stattdessen den Supportcode."
+    )
+
+
+def confirmed_text(name: str, *, priority: bool, audience: str) -> str:
+    if audience == CUSTOMER:
+        if priority:
+            return (
+                f"Vielen Dank, Ihr VIP-Code ist bestätigt ({name}). Ihre Anliegen werden "
+                "bevorzugt behandelt."
+            )
+        return f"Vielen Dank, Sie sind als Kunde {name} verifiziert."
+    if priority:
+        return f"VIP-Code bestätigt: {name}. Das Gespräch wird bevorzugt behandelt."
+    return f"Supportcode bestätigt: {name}."

@@ -26,6 +26,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from core.conversations import Conversation
+from support.verification import LABELS
 from web import agent_display as display
 from web import channels
 from web.auth import login_required
@@ -33,7 +34,8 @@ from web.clients.rasa import RasaUnavailable
 from web.db import get_db
 from web.extensions import limiter
 from web.services import chat as chat_service
-from web.services.agent_verification import LABELS, verify_for_conversation
+from web.services import conversation as conversations
+from web.services.agent_verification import verify_for_conversation
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -50,7 +52,7 @@ def _wants_json() -> bool:
 
 
 def _conversation_or_404(conversation_id: str) -> Conversation:
-    conversation = chat_service.get_conversation(get_db(), conversation_id)
+    conversation = conversations.get_conversation(get_db(), conversation_id)
     if conversation is None:
         abort(404)
     return conversation
@@ -169,7 +171,7 @@ def api_messages(conversation_id: str):
     db = get_db()
     message = _macro("message")
     messages = []
-    for row in chat_service.messages_after(db, conversation, after):
+    for row in conversations.messages_after(db, conversation, after):
         view = display.message_view(row)
         messages.append({**view, "html": str(message(view))})
     agent = display.agent_name(db, conversation)
@@ -225,7 +227,7 @@ def reply(conversation_id: str):
     text = request.form.get("text", "")
     try:
         message = chat_service.agent_reply(db, conversation, _me(), text)
-    except chat_service.MessageError as exc:
+    except conversations.MessageError as exc:
         db.rollback()
         if _wants_json():
             return {"error": str(exc)}, 400

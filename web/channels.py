@@ -9,7 +9,7 @@ from core import keys
 from core.settings import Settings
 from web.clients.kb import KbClient
 from web.clients.rasa import RasaClient
-from web.services.chat import Channels
+from web.services.conversation import Channels
 
 
 def init_app(app: Flask, settings: Settings) -> None:

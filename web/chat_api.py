@@ -20,9 +20,9 @@ from web.channels import channels, settings
 from web.db import get_db
 from web.extensions import client_ip, csrf, limiter
 from web.markdown_render import render_markdown
-from web.services.chat import (
+from web.services.chat import customer_turn
+from web.services.conversation import (
     MessageError,
-    customer_turn,
     get_conversation,
     messages_after,
     new_conversation,

@@ -9,6 +9,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.runtime import get_runtime
+from core import ownership
 from support import handoff as handoffs
 
 HANDOFF_BUTTON = {"title": "Mit einem Mitarbeiter sprechen", "payload": "/human_handoff"}
@@ -78,12 +79,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
             "identifizieren kann."
         )
     dispatcher.utter_message(text=text, json_message={"handoff": {"reason": reason}})
-    return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0), ConversationPaused()]
-
-
-def verified_slots(customer_id: int, name: str, *, priority: bool) -> dict[str, Any]:
-    return {
-        "verified_customer_id": float(customer_id),
-        "verified_customer_name": name,
-        "priority": priority,
-    }
+    # Rasa's pause follows the owner (core.ownership): once handed off, humans have it.
+    owner = ownership.next_owner(ownership.BOT, ownership.HAND_OFF)
+    pause: list[EventType] = [ConversationPaused()] if ownership.rasa_paused(owner) else []
+    return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0), *pause]

@@ -167,3 +167,23 @@ def test_codes_are_compared_in_constant_time(
 def test_unknown_kind_is_a_programming_error(session: Session) -> None:
     with pytest.raises(ValueError):
         check(session, "admin", MUSTER_SUPPORT)
+
+
+def test_priority_rule_is_one_for_bot_and_console() -> None:
+    assert verification.priority_after("vip", had_priority=False, same_customer=False)
+    assert verification.priority_after("support", had_priority=True, same_customer=True)
+    assert not verification.priority_after("support", had_priority=True, same_customer=False)
+    assert not verification.priority_after("support", had_priority=False, same_customer=True)
+
+
+@pytest.mark.parametrize("audience", [verification.CUSTOMER, verification.AGENT])
+def test_both_audiences_are_told_the_same_facts(audience: str) -> None:
+    # The lockout's length comes from the rule, not from a number written into the text.
+    assert "15 Minuten" in verification.lock_text(None, audience)
+    now = datetime.now(UTC)
+    assert "3 Minuten" in verification.lock_text(now + timedelta(minutes=3), audience, now)
+    assert "noch ein Versuch" in verification.wrong_code_text("vip", 1, audience)
+    assert "noch 4 Versuche" in verification.wrong_code_text("support", 4, audience)
+    assert "6 Ziffern" in verification.invalid_format_text("support", audience)
+    assert "Premium-Support" in verification.not_premium_text(audience)
+    assert "Muster AG" in verification.confirmed_text("Muster AG", priority=True, audience=audience)

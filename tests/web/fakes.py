@@ -28,6 +28,8 @@ class FakeBot:
     handoff_on: tuple[str, ...] = ("mensch", "mitarbeiter")
     sent: list[tuple[str, str, dict]] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)
+    # The slots each resume told the bot (what an agent learned meanwhile).
+    slots_set: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict]:
         if self.down:
@@ -63,10 +65,11 @@ class FakeBot:
             {"recipient_id": sender, "custom": {"article": GUIDE, "confidence": 0.9}},
         ]
 
-    def resume(self, sender: str) -> None:
+    def resume(self, sender: str, slots: dict[str, Any] | None = None) -> None:
         if self.down:
             raise RasaUnavailable("connection refused")
         self.events.append((sender, "resume"))
+        self.slots_set[sender] = dict(slots or {})
 
     def pause(self, sender: str) -> None:
         if self.down:

@@ -18,7 +18,7 @@ from core.users import User
 from helpdesk.demo import load_demo
 from support.verification import MAX_FAILURES
 from tests.web.conftest import csrf_token
-from web.services import chat as chat_service
+from web.services.conversation import messages_after
 
 MUSTER_SUPPORT, BEISPIEL_SUPPORT, BEISPIEL_VIP = "482913", "715204", "903311"
 
@@ -371,7 +371,7 @@ def test_reply_form_stores_an_agent_message(login, db):
     assert response.status_code == 302
     with db() as session:
         conversation = session.get_one(Conversation, cid)
-        messages = chat_service.messages_after(session, conversation, 0)
+        messages = messages_after(session, conversation, 0)
         assert messages[-1].sender == "agent"
         assert messages[-1].text == "Guten Tag, ich helfe Ihnen gern."
         assert messages[-1].agent_id == agent_id(db)
@@ -494,6 +494,41 @@ def test_vip_code_gives_priority(login, db, demo):
     assert get(db, cid).priority is True
     items = client.get("/agent/api/queue").get_json()["items"]
     assert items[0]["id"] == cid and items[0]["priority"] is True
+
+
+def test_closing_tells_the_bot_whom_the_agent_verified(login, db, demo, fake_bot):
+    # The bot must not ask the customer for a code the agent already checked, and must
+    # keep the VIP priority: the resume carries the customer as the bot's slots.
+    cid = make_conversation(db, "c-verify-resume", state="agent")
+    client = login("agent")
+    verify(client, cid, "vip", BEISPIEL_VIP)
+    client.post(f"/agent/conversations/{cid}/close", data={"csrf_token": token(client, cid)})
+    assert (cid, "resume") in fake_bot.events
+    assert fake_bot.slots_set[cid] == {
+        "verified_customer_id": float(demo["Beispiel GmbH"]),
+        "verified_customer_name": "Beispiel GmbH",
+        "priority": True,
+    }
+
+
+def test_closing_an_unverified_conversation_tells_the_bot_nothing(login, db, fake_bot):
+    cid = make_conversation(db, "c-resume-unknown", state="agent")
+    client = login("agent")
+    client.post(f"/agent/conversations/{cid}/close", data={"csrf_token": token(client, cid)})
+    assert fake_bot.slots_set[cid] == {}
+
+
+def test_a_reply_from_the_queue_assigns_the_handoff(login, db):
+    cid = make_conversation(db, "c-reply-assigns")
+    client = login("agent")
+    client.post(
+        f"/agent/conversations/{cid}/reply",
+        data={"csrf_token": token(client, cid), "text": "Ich bin für Sie da."},
+    )
+    assert get(db, cid).state == "agent"
+    with db() as session:
+        status = session.scalar(select(Handoff.status).where(Handoff.conversation_id == cid))
+    assert status == "assigned"
 
 
 def test_vip_code_without_premium(login, db, demo):

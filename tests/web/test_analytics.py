@@ -9,7 +9,7 @@ import pytest
 
 from core.db import get_sessionmaker, session_scope
 from core.models import Feedback, Handoff, KbQuestion
-from web.analytics import safe_cell, to_csv
+from web.analytics_common import safe_cell, to_csv
 
 
 def ago(days: float) -> datetime:

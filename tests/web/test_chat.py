@@ -16,14 +16,13 @@ from support import clarify
 from tests.web.fakes import GUIDE, FakeBot, FakeKb
 from web import create_app
 from web.db import get_db
-from web.services.chat import (
+from web.services.chat import agent_reply, close
+from web.services.conversation import get_conversation
+from web.services.limited import (
     HANDOFF_WITHOUT_BOT,
     LIMITED_PREFIX,
     THANKS_WITHOUT_BOT,
     UNAVAILABLE,
-    agent_reply,
-    close,
-    get_conversation,
 )
 
 API = "/api/chat/conversations"

@@ -55,9 +55,15 @@ class RasaClient:
         if response.status_code != 200:
             raise RasaUnavailable(f"Rasa answered {response.status_code}")
 
-    def resume(self, sender: str) -> None:
-        """Hand the conversation back to the bot."""
-        self._append_events(sender, [{"event": "resume"}])
+    def resume(self, sender: str, slots: dict[str, Any] | None = None) -> None:
+        """Hand the conversation back to the bot, telling it ``slots`` (what an agent
+        learned meanwhile, such as the verified customer) in the same request."""
+        events: list[dict[str, Any]] = [{"event": "resume"}]
+        events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
+        # The bot's last action was the handoff, not listening: without this, the rules that
+        # start at a customer's message would not apply to the next one.
+        events.append({"event": "action", "name": "action_listen"})
+        self._append_events(sender, events)
 
     def pause(self, sender: str) -> None:
         """An agent took the conversation over without the bot's handoff."""

@@ -1,6 +1,6 @@
 """An agent checks a caller's support or VIP code for a conversation.
 
-The same rules as the bot (``support.verification.verify_code``): the lockout counts
+The same rules and wording as the bot (``support.verification``): the lockout counts
 failures per conversation, per known customer and per client, so the bot's and the
 console's attempts add up for one conversation. The client here is the agent's account:
 an account that guesses across conversations is locked like a customer's address would be.
@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from core import ownership
 from core.conversations import Conversation
 from core.models import utc_now
 from support.codes import CODE_KINDS
-from support.verification import VerificationResult, verify_code
+from support.verification import (
+    AGENT,
+    VerificationResult,
+    confirmed_text,
+    invalid_format_text,
+    lock_text,
+    not_premium_text,
+    priority_after,
+    verify_code,
+    wrong_code_text,
+)
 
 log = logging.getLogger(__name__)
 
-LABELS = {"support": "Supportcode", "vip": "VIP-Code"}
 # Where the bot does the checking itself.
-VERIFIABLE_STATES = ("waiting", "agent")
+VERIFIABLE_STATES = (ownership.WAITING, ownership.AGENT)
 
 
 @dataclass(frozen=True)
@@ -87,42 +97,22 @@ def verify_for_conversation(
 
 
 def _identify(conversation: Conversation, result: VerificationResult, kind: str) -> None:
-    # A support code after the VIP code of the same customer keeps the priority.
-    same_customer = conversation.customer_id == result.customer_id
-    conversation.priority = kind == "vip" or (conversation.priority and same_customer)
+    conversation.priority = priority_after(
+        kind,
+        had_priority=conversation.priority,
+        same_customer=conversation.customer_id == result.customer_id,
+    )
     conversation.customer_id = result.customer_id
     conversation.updated_at = utc_now()
 
 
 def _message(result: VerificationResult, kind: str, now: datetime | None) -> str:
-    label = LABELS[kind]
     if result.status == "ok":
-        name = result.customer_name or ""
-        if kind == "vip":
-            return f"VIP-Code bestätigt: {name}. Das Gespräch wird bevorzugt behandelt."
-        return f"Supportcode bestätigt: {name}."
+        return confirmed_text(result.customer_name or "", priority=kind == "vip", audience=AGENT)
     if result.status == "invalid_format":
-        return f"Ein {label} besteht aus genau 6 Ziffern. Bitte prüfen Sie die Eingabe."
+        return invalid_format_text(kind, AGENT)
     if result.status == "not_premium":
-        return (
-            "Ein VIP-Code gilt nur mit aktivem Premium-Support; er kann nicht bestätigt "
-            "werden. Prüfen Sie stattdessen den Supportcode."
-        )
+        return not_premium_text(AGENT)
     if result.status == "wrong" and result.attempts_left > 0:
-        attempts = (
-            "ein Versuch" if result.attempts_left == 1 else f"{result.attempts_left} Versuche"
-        )
-        # Unknown, of the other kind or another customer's: deliberately one message.
-        return f"Dieser {label} konnte nicht bestätigt werden (noch {attempts})."
-    return lock_message(result.locked_until, now)
-
-
-def lock_message(locked_until: datetime | None, now: datetime | None = None) -> str:
-    minutes = 15
-    if locked_until is not None:
-        left = (locked_until - (now or datetime.now(UTC))).total_seconds() / 60
-        minutes = max(1, round(left))
-    return (
-        "Zu viele falsche Codes: Die Code-Prüfung ist aus Sicherheitsgründen für "
-        f"{minutes} Minuten gesperrt. Bitte identifizieren Sie den Kunden auf anderem Weg."
-    )
+        return wrong_code_text(kind, result.attempts_left, AGENT)
+    return lock_text(result.locked_until, AGENT, now)

@@ -6,14 +6,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from tests.e2e.services import free_port
+from bench.ports import free_port
 from web.clients.rasa import RasaClient, RasaUnavailable
 
 
-def _serve(body: bytes, status: int = 200):
+def _serve(body: bytes, status: int = 200, received: list | None = None):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if received is not None:
+                received.append((self.path, json.loads(data)))
             self.send_response(status)
             self.end_headers()
             self.wfile.write(body)
@@ -52,3 +54,22 @@ def test_server_down_is_unavailable():
         client.send("c1", "Hallo")
     with pytest.raises(RasaUnavailable):
         client.resume("c1")
+
+
+def test_resume_tells_the_bot_what_the_agent_learned():
+    received: list = []
+    server = _serve(b"{}", received=received)
+    try:
+        client = RasaClient(f"http://127.0.0.1:{server.server_port}", "token", timeout=5)
+        client.resume("c/1", {"verified_customer_id": 7.0, "priority": True})
+    finally:
+        server.shutdown()
+    [(path, events)] = received
+    assert path.startswith("/conversations/c%2F1/tracker/events?token=")
+    assert events == [
+        {"event": "resume"},
+        {"event": "slot", "name": "verified_customer_id", "value": 7.0},
+        {"event": "slot", "name": "priority", "value": True},
+        # Listening again: the rules that start at a customer's message apply to the next one.
+        {"event": "action", "name": "action_listen"},
+    ]
