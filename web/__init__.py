@@ -46,9 +46,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     security.init_app(app)
 
-    from web import agent, analytics, auth, chat_api, editor, widget
+    # The analytics pages add their views to analytics_common.bp when imported.
+    from web import (  # noqa: F401
+        agent,
+        analytics,
+        analytics_common,
+        analytics_uncovered,
+        auth,
+        chat_api,
+        editor,
+        widget,
+    )
 
-    for blueprint in (auth.bp, widget.bp, chat_api.bp, agent.bp, editor.bp, analytics.bp):
+    for blueprint in (auth.bp, widget.bp, chat_api.bp, agent.bp, editor.bp, analytics_common.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     return app

@@ -23,7 +23,7 @@ from kb import catalog, revisions, scope
 from kb.revisions import EditorError, Invalid
 from kb.store import ArticleStore
 from web import channels, editor_impact
-from web.analytics import EXPORTS, _csv_time, _period, bp, local_time
+from web.analytics_common import EXPORTS, bp, csv_time, local_time, period_from_request
 from web.auth import login_required
 from web.clients.kb import KbQueryError, KbUnavailable
 from web.db import get_db
@@ -100,7 +100,7 @@ def _topics(clusters: list[Cluster]) -> list[Topic]:
 @bp.get("/uncovered", endpoint="uncovered")
 @login_required("editor")
 def uncovered_view():
-    period, notice = _period()
+    period, notice = period_from_request()
     questions = uncovered.uncovered_questions(get_db(), period)
     sent = questions[:MAX_CLUSTERED]
     clusters, kb_error = cluster_questions(sent)
@@ -323,7 +323,7 @@ def _topics_csv(period: analytics.Period) -> tuple[list[str], list[list[object]]
                 ", ".join(cluster.terms),
                 cluster.count,
                 len(cluster.questions),
-                _csv_time(cluster.last_asked),
+                csv_time(cluster.last_asked),
                 sources["not_covered"],
                 sources["something_else"],
                 sources["unhelpful"],
