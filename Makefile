@@ -20,7 +20,7 @@ BOT_SOURCES := bot/config.yml bot/domain.yml $(wildcard bot/data/*.yml bot/compo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast test-services lint format bench index bot clean
+.PHONY: run test test-fast test-quality test-services lint format bench index bot clean
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON311) -m venv $(VENV)
@@ -76,6 +76,9 @@ test: $(MODEL_STAMP) $(BOT_MODEL) lint test-services
 
 test-fast: $(VENV_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+test-quality: $(MODEL_STAMP) $(BOT_MODEL)
+	$(BIN)/python -m pytest -m quality
 
 bench: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/python -m bench.quality

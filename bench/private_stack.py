@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bench.ports import free_port
 from core.db import init_db, make_engine, session_factory, session_scope
 from core.keys import code_key
 from core.settings import Settings, load_settings
 from helpdesk.demo import load_demo
 from retrieval.embeddings import resolve_model
-from tests.e2e.services import free_port
 
 
 def private_settings(root: Path, **overrides: Any) -> Settings:

@@ -5,6 +5,7 @@ Customers have no accounts; they prove who they are with a support or VIP code.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -17,8 +18,21 @@ from core.models import Base, utc_now
 ROLES = ("agent", "editor", "admin")
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
-# Compared against when the user does not exist, so that both cases take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-password")
+# werkzeug's default (generate_password_hash's `method`), named so that the tests can swap in
+# a cheap one: scrypt costs a tenth of a second or more per hash, and most tests create
+# accounts. Read at every call, never bound at import.
+PASSWORD_HASH_METHOD = "scrypt"
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Compared against when the user does not exist, so that both cases take the same time;
+    one per method, so that it costs what the accounts' own hashes cost."""
+    return generate_password_hash("not-a-password", method=method)
+
+
+# Computed at import, as before, so that the first failed login is not the slow one.
+_dummy_hash(PASSWORD_HASH_METHOD)
 
 
 class UserError(ValueError):
@@ -67,7 +81,7 @@ def add_user(session: Session, username: str, password: str, role: str) -> User:
         raise UserError(f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen haben.")
     if session.scalar(select(User).where(User.username == username)):
         raise UserError(f"Den Benutzer {username!r} gibt es schon.")
-    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    user = User(username=username, password_hash=_hash(password), role=role)
     session.add(user)
     session.flush()
     return user
@@ -76,13 +90,17 @@ def add_user(session: Session, username: str, password: str, role: str) -> User:
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen haben.")
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash(password)
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(PASSWORD_HASH_METHOD), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

@@ -1,1 +1,1 @@
-"""Support helpdesk assistant: configuration and the `helpdesk` command."""
+"""The `helpdesk` command (`helpdesk.cli`) and the supervisor that starts the servers."""

@@ -131,8 +131,11 @@ def _chosen(retriever, question: str, choices: list):
     return Answer(question, answerable=False, confidence=0.0, verdict="not_covered")
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    """Question-and-answer loop in the terminal."""
+def cmd_kb_chat(args: argparse.Namespace) -> int:
+    """Question-and-answer loop against the KB alone, in this process: search and answer, no bot.
+
+    Not `serve --chat`, which talks to the running Rasa bot (dialogue, codes, handoff).
+    """
     from retrieval.retriever import QueryError
 
     retriever = _retriever()
@@ -290,10 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask = add("ask", cmd_ask, "Eine Frage beantworten, wie ein Kunde die Antwort sieht")
     ask.add_argument("query", nargs="+")
-    add("chat", cmd_chat, "Fragen und Antworten im Terminal")
+    # The command's name is a contract; its help says it is the search alone, not the bot.
+    add("chat", cmd_kb_chat, "Fragen an die Anleitungen im Terminal (nur Suche, ohne Bot)")
     add("index", cmd_index, "Den Suchindex (neu) aufbauen")
     serve = add("serve", cmd_serve, "Alle Server starten: Rasa, Aktionen, Web (Strg-C beendet)")
-    serve.add_argument("--chat", action="store_true", help="im Terminal mit dem Bot schreiben")
+    serve.add_argument(
+        "--chat",
+        action="store_true",
+        help="im Terminal mit dem Bot schreiben (Dialog, Codes, Übergabe)",
+    )
     kb = add("kb", lambda a: EXIT_USAGE, "Artikel verwalten")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     add("check", cmd_kb_check, "Alle Artikel prüfen", kb_commands)

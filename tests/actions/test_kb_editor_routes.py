@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.ports import free_port
 from core.settings import REPO_ROOT, load_settings, settings_env
 from retrieval.preview import DRAFT_ID
-from tests.e2e.services import free_port
 from web.clients.kb import KbClient, KbQueryError
 
 TOKEN = "test-kb-token"

@@ -1,5 +1,6 @@
 """The Rasa project itself: its data validates, and intents are recognised on held-out
-messages. Both run the real Rasa (Python 3.10 environment)."""
+messages. Both run the real Rasa (Python 3.10 environment), so they are slow; counting the
+examples only reads the YAML."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import yaml
 
 from helpdesk.stack import BOT_DIR, RASA_BIN
 
-pytestmark = pytest.mark.slow
 ENV = {
     **os.environ,
     "PYTHONPATH": str(BOT_DIR),  # bot/components
@@ -30,6 +30,7 @@ def rasa(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_rasa_data_validates_without_warnings():
     result = rasa("data", "validate", "--fail-on-warnings")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -54,6 +55,8 @@ def test_every_intent_has_at_least_20_examples():
     assert all(counts[intent] >= 5 for intent in BUTTON_INTENTS), counts
 
 
+@pytest.mark.slow
+@pytest.mark.quality
 def test_intents_on_the_test_set(tmp_path):
     from core.settings import load_settings
     from helpdesk.stack import bot_model_path
@@ -84,6 +87,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_action_responses_are_still_validated():
     python = RASA_BIN.parent / "python"
     result = subprocess.run(

@@ -5,18 +5,19 @@ demo data. Messages go through Rasa's REST webhook, as the web app sends them.""
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 
-from core.db import init_db, make_engine, session_factory, session_scope
-from core.keys import code_key
+from bench.ports import free_port
+from bench.private_stack import load_demo_data
+from core.db import make_engine, session_factory, session_scope
 from core.settings import Settings
-from helpdesk.demo import load_demo
 from helpdesk.serve import send
 from helpdesk.stack import RASA_BIN, Stack, bot_model_path
-from tests.e2e.services import free_port
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +46,7 @@ def stack(stack_settings: Settings) -> Iterator[Stack]:
     model = bot_model_path(load_settings())
     if not model.is_file() or not RASA_BIN.exists():
         pytest.fail("the trained bot and .venv-rasa are needed: run 'make test' (it trains)")
-    engine = make_engine(stack_settings.database_url)
-    init_db(engine)
-    with session_scope(session_factory(engine)) as session:
-        load_demo(session, code_key(stack_settings))
-    engine.dispose()
+    load_demo_data(stack_settings)
     with Stack(stack_settings, model=model) as running:
         yield running
 
@@ -105,3 +102,25 @@ def staff(stack: Stack) -> Staff:
     finally:
         engine.dispose()
     return people
+
+
+def form_token(page: str) -> str:
+    """The CSRF token of a page's form (or of its meta tag, for the console's scripts)."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'name="csrf-token" content="([^"]+)"', page
+    )
+    assert match, "no CSRF token"
+    return match.group(1)
+
+
+def logged_in(base: str, username: str, password: str) -> requests.Session:
+    """A staff member's HTTP session with the running web app."""
+    web = requests.Session()
+    login = web.get(f"{base}/login", timeout=10)
+    response = web.post(
+        f"{base}/login",
+        data={"username": username, "password": password, "csrf_token": form_token(login.text)},
+        timeout=10,
+    )
+    assert response.ok and "/login" not in response.url
+    return web

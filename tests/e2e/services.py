@@ -13,11 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# Also re-exported: tests/actions and tests/web/clients take it from here.
+from bench.ports import free_port
 
 
 def _wait_for_port(port: int, timeout: float = 30) -> None:

@@ -15,7 +15,7 @@ from core.models import ClarifyChoice, Feedback, Handoff, KbQuestion
 from helpdesk.serve import send
 from tests.e2e.conftest import CLARIFY_CANDIDATES, text_of
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.quality]
 
 SUPPORT_CODE, VIP_CODE, OTHER_SUPPORT_CODE = "482913", "903311", "715204"
 

@@ -9,15 +9,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 
 from core.db import make_engine, session_factory, session_scope
 from core.models import KbQuestion
 from helpdesk.stack import Stack
-from tests.e2e.conftest import Staff
+from tests.e2e.conftest import Staff, form_token, logged_in
 from web.clients.kb import KbClient, KbUnavailable
 
-pytestmark = pytest.mark.slow
+# quality too: how many questions a topic groups and the new article answers are bars.
+pytestmark = [pytest.mark.slow, pytest.mark.quality]
 
 QUESTIONS = [
     "Wie löse ich einen Gutschein ein?",
@@ -39,14 +39,6 @@ BODY = """Diese Anleitung erklärt, wie Sie einen Gutschein oder einen Gutschein
 - Prüfen Sie, ob der Gutschein abgelaufen ist.
 - Ein Gutschein gilt nur für die auf ihm genannten Produkte und nur bei einer neuen Bestellung.
 """
-
-
-def _token(text: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text) or re.search(
-        r'name="csrf-token" content="([^"]+)"', text
-    )
-    assert match, "no CSRF token"
-    return match.group(1)
 
 
 def _hidden(form: str) -> list[tuple[str, str]]:
@@ -82,18 +74,8 @@ def test_topic_to_published_article_answers_its_questions(stack: Stack, staff: S
     finally:
         engine.dispose()
 
-    web, base = requests.Session(), stack.settings.public_url
-    login = web.get(f"{base}/login", timeout=10)
-    response = web.post(
-        f"{base}/login",
-        data={
-            "username": staff.editor,
-            "password": staff.password,
-            "csrf_token": _token(login.text),
-        },
-        timeout=10,
-    )
-    assert response.ok and "/login" not in response.url
+    base = stack.settings.public_url
+    web = logged_in(base, staff.editor, staff.password)
 
     # The topics view: the KB service put the voucher questions into one topic.
     view = web.get(f"{base}/analytics/uncovered?days=7", timeout=180)
@@ -120,7 +102,7 @@ def test_topic_to_published_article_answers_its_questions(stack: Stack, staff: S
     published = web.post(
         f"{base}/editor/new",
         data={
-            "csrf_token": _token(drafted.text),
+            "csrf_token": form_token(drafted.text),
             "cluster_id": cluster_id,
             "title": "Gutschein einlösen",
             "category": "Rechnungen und Zahlungen",

@@ -173,6 +173,7 @@ DNS = [
 
 
 @pytest.mark.slow
+@pytest.mark.quality
 def test_paraphrases_of_uncovered_topics_form_one_group_each(real_retriever: Retriever):
     questions = [PAYPAL[0], OUTLOOK[0], DNS[0], *PAYPAL[1:], *DNS[1:], *OUTLOOK[1:]]
     vectors = real_retriever.embedder.encode_queries(questions)

@@ -201,17 +201,21 @@ def test_models_it_cannot_reproduce_are_left_alone(change, reason) -> None:
     ("precision", "lean_bf16"), [("auto", None), ("float32", False), ("bfloat16", True)]
 )
 def test_query_precision_setting_reaches_the_embedder(
-    real_settings, monkeypatch, precision, lean_bf16
+    settings, tmp_path, monkeypatch, precision, lean_bf16
 ) -> None:
     seen = {}
     monkeypatch.setattr(
         embeddings, "SentenceTransformerEmbedder", lambda name, **kwargs: seen.update(kwargs)
     )
-    embeddings.load_embedder(dataclasses.replace(real_settings, query_precision=precision))
+    # A named model: an empty name would build the real one into the test's data folder.
+    model = str(tmp_path / "no-model")
+    embeddings.load_embedder(
+        dataclasses.replace(settings, embedding_model=model, query_precision=precision)
+    )
     assert seen["lean_bf16"] is lean_bf16
 
 
-def test_an_unknown_query_precision_is_a_clear_error(real_settings) -> None:
-    settings = dataclasses.replace(real_settings, query_precision="fp8")
+def test_an_unknown_query_precision_is_a_clear_error(settings) -> None:
+    settings = dataclasses.replace(settings, query_precision="fp8")
     with pytest.raises(embeddings.ModelUnavailable, match="HELPDESK_QUERY_PRECISION"):
         embeddings.load_embedder(settings)

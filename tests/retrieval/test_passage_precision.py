@@ -4,6 +4,7 @@ float32's space: the index mixes vectors from both precisions through its vector
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kb.store import ArticleStore
 from retrieval.corpus import load_corpus
@@ -13,6 +14,7 @@ from retrieval.units import make_units
 MIN_COSINE = 0.9999  # measured over the KB's units: 0.99998
 
 
+@pytest.mark.slow
 def test_bfloat16_passages_match_float32_ones(real_settings) -> None:
     chunks, _ = load_corpus(ArticleStore(real_settings.kb_dir))
     texts = make_units(chunks, []).texts[::6]  # every kind of unit, long and short

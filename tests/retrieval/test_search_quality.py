@@ -7,7 +7,7 @@ import pytest
 from kb.store import ArticleStore
 from retrieval.retriever import QueryError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.quality]
 
 
 @pytest.mark.parametrize(
