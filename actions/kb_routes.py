@@ -19,6 +19,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from core import strict_json
 from kb.article import LANGUAGES
 from retrieval.corpus import ScopeError
 from retrieval.preview import preview, reload_scope, rescore, topics_of
@@ -37,9 +38,34 @@ MAX_MARKDOWN_CHARS = 200_000
 # Questions are encoded for clustering in slices: the embedder's query cache (2,048) must
 # hold a whole call's texts.
 
+MAX_JSON_DEPTH = strict_json.MAX_DEPTH
+# Bodies are parsed by core.strict_json, not by Sanic (ujson): it passes lone surrogates
+# ("\ud800": a draft's text made /kb/preview a 500, a question came back as a cluster's
+# label) and duplicate keys, and refuses nesting only at 1,024 levels. NUL is allowed here:
+# stored questions are rescored, nothing is stored.
+_REASONS = {
+    strict_json.NOT_UTF8: "body is not valid UTF-8",
+    strict_json.TOO_DEEP: f"JSON is nested deeper than {strict_json.MAX_DEPTH} levels",
+    strict_json.INVALID: "body is not valid JSON",
+    strict_json.DUPLICATE_KEY: "JSON object has a duplicate key",
+    strict_json.UNUSABLE_CHARACTER: "JSON contains a lone surrogate (such as \\ud800)",
+}
+
+
+class BadBody(ValueError):
+    """The body is not JSON this server accepts; the message says why."""
+
 
 def _error(message: str, status: int) -> HTTPResponse:
     return json({"error": message}, status=status)
+
+
+def parse_body(raw: bytes) -> Any:
+    """``raw`` as JSON, or :class:`BadBody` saying why it was refused."""
+    try:
+        return strict_json.parse(raw, allow_nul=True)
+    except strict_json.BadJson as exc:
+        raise BadBody(_REASONS[exc.reason]) from None
 
 
 def _questions(value: Any, name: str, low: int, high: int) -> tuple[list[str] | None, str]:
@@ -86,11 +112,16 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(given.encode(), token.encode())
 
+    @bp.exception(BadBody)
+    async def bad_body(_request: Request, exc: BadBody) -> HTTPResponse:
+        return _error(str(exc), 400)
+
     def body(request: Request) -> dict[str, Any] | None:
-        try:
-            data = request.json
-        except Exception:  # Sanic raises its own BadRequest for invalid JSON
+        """The JSON object sent, or None (no body, or JSON that is no object: each route
+        names what it expects); :class:`BadBody` for a body no route should see."""
+        if not request.body:
             return None
+        data = parse_body(request.body)
         return data if isinstance(data, dict) else None
 
     def query_of(
@@ -110,7 +141,7 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
         if error is not None:
             return error
         k = data.get("k", 5)
-        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
             return _error(f"k must be 1..{MAX_K}", 400)
         try:
             response = await asyncio.to_thread(retriever.search, data["query"], k)

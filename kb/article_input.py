@@ -98,6 +98,9 @@ def categories(kb_dir: Path) -> list[str]:
     return sorted({default, *rules})
 
 
+NUL_MESSAGE = "Der Text enthält ein Nullzeichen (\\0); bitte entfernen Sie es."
+
+
 def validate(
     data: ArticleInput,
     *,
@@ -129,6 +132,10 @@ def validate(
     if data.lang not in LANGUAGES:
         errors["lang"].append("Bitte wählen Sie eine Sprache aus der Liste.")
     errors["body"].extend(_body_problems(data, kb_dir))
+    # A NUL character cannot be stored in PostgreSQL (the revisions) and means nothing here.
+    for name, value in (("title", data.title), ("body", data.body), ("tags", " ".join(data.tags))):
+        if "\x00" in value:
+            errors[name].append(NUL_MESSAGE)
     if known_ids is not None:
         errors["body"].extend(_unknown_links(data.body, known_ids))
     return {name: messages for name, messages in errors.items() if messages}

@@ -13,9 +13,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from core.conversations import ChatMessage, Conversation
+from web import json_input
 from web.channels import channels, settings
 from web.db import get_db
 from web.extensions import client_ip, csrf, limiter
@@ -34,7 +35,6 @@ csrf.exempt(bp)
 # 2,000 characters of text and display, JSON-escaped at worst (\uXXXX), with room to spare.
 CHAT_MAX_BYTES = 32 * 1024
 NOT_FOUND = "Dieses Gespräch gibt es nicht (mehr). Bitte beginnen Sie ein neues Gespräch."
-NOT_JSON = "Die Anfrage muss JSON sein (Content-Type: application/json)."
 MALFORMED = 'Die Anfrage ist ungültig. Erwartet wird {"text": "Ihre Nachricht"}.'
 BAD_AFTER = "Der Parameter „after“ muss eine Nachrichtennummer sein."
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
@@ -66,9 +66,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _error(message: str, status: int) -> Response:
-    response = jsonify(error=message)
-    response.status_code = status
-    return response
+    return json_input.error(message, status)
 
 
 @bp.post("/chat/conversations")
@@ -89,14 +87,13 @@ def post_message(conversation_id: str):
     conversation = get_conversation(session, conversation_id)
     if conversation is None:
         return _error(NOT_FOUND, 404)
-    if not request.is_json:
-        return _error(NOT_JSON, 415)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error(MALFORMED, 400)
-    text, display = body.get("text"), body.get("display")
-    if not isinstance(text, str) or not (display is None or isinstance(display, str)):
-        return _error(MALFORMED, 400)
+    # Read and checked in full before anything is stored or sent on.
+    try:
+        body = json_input.read_object(not_object=MALFORMED)
+        text = json_input.string_field(body, "text", MALFORMED)
+        display = json_input.string_field(body, "display", MALFORMED, required=False)
+    except json_input.JsonInputError as exc:
+        return _error(exc.message, exc.status)
     try:
         messages = customer_turn(
             session,

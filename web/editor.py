@@ -19,7 +19,7 @@ from kb.article import LANGUAGES
 from kb.article_input import LANGUAGE_NAMES, ArticleInput, categories
 from kb.revisions import Conflict, EditorError, Invalid, NotFound, WorkingCopy
 from kb.store import ArticleStore
-from web import channels, editor_impact, search_hook
+from web import channels, editor_impact, json_input, search_hook
 from web.auth import error_response, login_required
 from web.db import get_db
 from web.extensions import limiter
@@ -461,11 +461,14 @@ def restore(article_id: int, number: int):
 @limiter.limit("300/minute")
 def preview():
     """Sanitized HTML of the body as typed (CSRF token in the ``X-CSRFToken`` header)."""
-    payload = request.get_json(silent=True)
-    form = payload if isinstance(payload, dict) else request.form
+    expected = 'Erwartet wird JSON {"body": "…"}.'
+    try:
+        form = json_input.read_object(not_object=expected) if request.is_json else request.form
+    except json_input.JsonInputError as exc:
+        return json_input.error(exc.message, exc.status)
     body = form.get("body", "")
     if not isinstance(body, str):
-        return {"error": 'Erwartet wird JSON {"body": "…"}.'}, 400
+        return json_input.error(expected, 400)
     return {"html": render_markdown(body)}
 
 

@@ -65,6 +65,8 @@ def get_conversation(session: Session, conversation_id: str) -> Conversation | N
 def check_text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise MessageError("Bitte geben Sie eine Nachricht ein.")
+    if "\x00" in text:  # from a form: a NUL cannot be stored in PostgreSQL
+        raise MessageError("Ihre Nachricht enthält ein ungültiges Zeichen (\\0).")
     if len(text) > MAX_MESSAGE_CHARS:
         raise MessageError(
             f"Ihre Nachricht ist zu lang (höchstens {MAX_MESSAGE_CHARS} Zeichen). "
