@@ -55,6 +55,7 @@ index: $(MODEL_STAMP)
 	$(BIN)/helpdesk index
 
 run: $(MODEL_STAMP) $(BOT_MODEL)
+	$(BIN)/helpdesk db upgrade
 	$(BIN)/helpdesk kb check
 	$(BIN)/helpdesk demo load
 	HELPDESK_DEMO=$${HELPDESK_DEMO:-1} $(BIN)/helpdesk serve

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core.settings import load_settings
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from helpdesk.db_commands import cmd_db_revision, cmd_db_upgrade
+from helpdesk.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def _retriever():
@@ -322,6 +322,19 @@ def build_parser() -> argparse.ArgumentParser:
     users_add.add_argument("--role", required=True, choices=["agent", "editor", "admin"])
     users_add.add_argument(
         "--password-stdin", action="store_true", help="das Passwort aus der ersten Zeile von stdin"
+    )
+    db = add("db", lambda a: EXIT_USAGE, "Die Datenbank verwalten (Migrationen)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    add("upgrade", cmd_db_upgrade, "Die Datenbank auf den neuesten Stand migrieren", db_commands)
+    revision = add(
+        "revision",
+        cmd_db_revision,
+        "Eine Migration aus den geänderten Modellen erzeugen (für Entwickler)",
+        db_commands,
+    )
+    revision.add_argument("-m", "--message", required=True, help="was die Migration ändert")
+    revision.add_argument(
+        "--empty", action="store_true", help="auch ohne Modelländerung (für Datenmigrationen)"
     )
     return parser
 

@@ -1,0 +1,1 @@
+"""One module per revision, numbered; read by Alembic (core.migrations), never imported."""
