@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +71,60 @@ def _strip_slash(url: str) -> str:
 
 def _strip_lower(value: str) -> str:
     return value.strip().lower()
+
+
+def _words(value: str) -> tuple[str, ...]:
+    # A list in one variable: items separated by commas, white space or both.
+    return tuple(word for word in re.split(r"[\s,]+", value) if word)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, spelt as browsers send it in ``Origin``
+    (lower case, no default port): origins are compared as plain strings (engine.io)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = -1
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or port == -1 or "@" in parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) origin (scheme://host[:port])")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host += f":{port}"
+    return f"{scheme}://{host}"
+
+
+def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Allowed browser origins in the form browsers send; "*" (any) stays as it is. A path
+    is refused rather than cut off: an origin never has one, so the entry is a mistake."""
+    cleaned = []
+    for value in values:
+        if value == "*":
+            cleaned.append(value)
+            continue
+        normal = origin(value)
+        parts = urlsplit(value)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not an origin: it has a path ({normal} has none)")
+        cleaned.append(normal)
+    return tuple(dict.fromkeys(cleaned))
+
+
+def _count(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"{value} is not a count (0 or more)")
+    return value
+
+
+def _public_origin(s: Any) -> tuple[str, ...]:
+    try:
+        return (origin(s.public_url),)
+    except ValueError as exc:
+        raise ValueError(f"the default is HELPDESK_PUBLIC_URL's origin, and {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -127,6 +183,20 @@ class Settings:
     chat_rate_limit: str = setting("30/minute")
     # The console's customer verification attempts, counted the same way.
     verify_rate_limit: str = setting("10/minute")
+    # Where the counters of those limits live (a Flask-Limiter storage URI). memory:// counts
+    # in each web process apart; with more than one, a shared redis://host:port/db keeps one
+    # count for all (otherwise every replica multiplies the limits).
+    rate_limit_storage_url: str = setting("memory://", clean=str.strip)
+    # Browser origins (scheme://host[:port], comma- or space-separated, "*" for any) whose
+    # pages may use the chat API, Rasa's socket.io channel and its REST channel from their own
+    # site, as third-party widgets served from the provider's site do. Default: only the
+    # public URL's own origin; an empty value: no other origin at all.
+    allowed_origins: tuple[str, ...] = setting(derive=_public_origin, clean=_origins)
+    # Reverse proxies in front of the web app and Rasa (nginx and the like), as a count of
+    # hops. Each appends the address it saw to X-Forwarded-For; that many entries from the
+    # right are trusted, so the rate limits and code lockouts count each customer, not the
+    # proxy. 0: no proxy, the header is ignored (anyone could forge it).
+    trusted_proxies: int = setting(0, clean=_count)
     # The provider's name in the widget and the demo pages.
     brand: str = setting("Beispiel Hosting")
     # Seconds the web app waits for Rasa before it answers from the KB itself.
@@ -169,6 +239,7 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
     float: float,
     bool: _flag,
     Path: Path,
+    tuple[str, ...]: _words,
 }
 _EXPECTED = {int: "an integer", float: "a number"}
 
@@ -205,6 +276,8 @@ _SETTINGS = _declared()
 def _env_value(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ",".join(value)  # read back by _words
     return str(value)
 
 
@@ -221,19 +294,30 @@ def _parse(declared: _Declared, raw: str) -> Any:
         raise ValueError(f"{declared.env}={raw!r} is not {declared.expected}") from exc
 
 
+def _value(declared: _Declared, raw: str | None, loaded: SimpleNamespace) -> Any:
+    spec = declared.spec
+    if raw is not None:
+        value = _parse(declared, raw)
+    elif spec.derive is None:
+        value = spec.default
+    else:
+        try:
+            value = spec.derive(loaded)
+        except ValueError as exc:
+            # Name the variable that would have spared the derivation.
+            raise ValueError(f"{declared.env} is not set: {exc}") from exc
+    if spec.clean is None:
+        return value
+    try:
+        return spec.clean(value)
+    except ValueError as exc:
+        raise ValueError(f"{declared.env}: {exc}") from exc
+
+
 def load_settings() -> Settings:
     # Settings declared earlier are visible to the derived defaults of later ones.
     loaded = SimpleNamespace(repo_root=REPO_ROOT)
     for declared in _SETTINGS:
-        spec = declared.spec
         raw = os.environ.get(declared.env)
-        if raw is not None:
-            value = _parse(declared, raw)
-        elif spec.derive is not None:
-            value = spec.derive(loaded)
-        else:
-            value = spec.default
-        if spec.clean is not None:
-            value = spec.clean(value)
-        setattr(loaded, declared.name, value)
+        setattr(loaded, declared.name, _value(declared, raw, loaded))
     return Settings(**vars(loaded))

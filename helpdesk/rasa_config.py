@@ -1,5 +1,6 @@
-"""Rasa's endpoints.yml, written from our settings (Rasa wants host, port and database
-apart, we take one URL per store, like the rest of the configuration)."""
+"""Rasa's endpoints.yml and credentials.yml, written from our settings (Rasa wants host, port
+and database apart, we take one URL per store, like the rest of the configuration), and the
+origins its CORS allows."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.settings import Settings
+from core.settings import REPO_ROOT, Settings
 
 # Rasa's SQL tracker store with codes masked (bot/tracker_store.py).
 TRACKER_STORE_CLASS = "tracker_store.MaskingSQLTrackerStore"
 # Several Rasa processes on this machine without Redis: file locks (bot/lock_store.py).
 FILE_LOCK_STORE_CLASS = "lock_store.FileLockStore"
+# The channels (bot/channels.py) as checked in; the written credentials add our settings.
+CHANNELS_FILE = REPO_ROOT / "bot" / "credentials.yml"
+REST_CHANNEL = "channels.GuardedRestInput"
+SOCKETIO_CHANNEL = "channels.GuardedSocketIOInput"
 
 
 class StoreUrlError(ValueError):
@@ -88,3 +93,31 @@ def write_endpoints(settings: Settings, path: Path) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         yaml.safe_dump(endpoints(settings), out, sort_keys=False)
     return path
+
+
+def credentials(settings: Settings, channels_file: Path = CHANNELS_FILE) -> dict[str, Any]:
+    """The channels of ``bot/credentials.yml``, each of ours told how many reverse proxies to
+    trust for the customer's address, and the socket.io channel which browser origins may
+    connect (engine.io checks them; REST's CORS is ``rasa run --cors``, see cors_arguments)."""
+    channels = yaml.safe_load(channels_file.read_text(encoding="utf-8")) or {}
+    for name in (REST_CHANNEL, SOCKETIO_CHANNEL):
+        if name in channels:
+            channels[name] = {**(channels[name] or {}), "trusted_proxies": settings.trusted_proxies}
+    if SOCKETIO_CHANNEL in channels:
+        channels[SOCKETIO_CHANNEL]["cors_allowed_origins"] = list(settings.allowed_origins)
+    return channels
+
+
+def write_credentials(settings: Settings, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(credentials(settings), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cors_arguments(settings: Settings) -> list[str]:
+    """``rasa run`` arguments for Sanic-CORS on Rasa's HTTP routes (the REST channel; the
+    HTTP API answers only with the token anyway): none without allowed origins, so no
+    Access-Control-Allow-Origin is ever sent."""
+    if not settings.allowed_origins:
+        return []
+    return ["--cors", *settings.allowed_origins]

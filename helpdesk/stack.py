@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.keys import rasa_api_token
 from core.settings import REPO_ROOT, Settings, settings_env
-from helpdesk.rasa_config import write_endpoints
+from helpdesk.rasa_config import cors_arguments, write_credentials, write_endpoints
 
 RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
@@ -93,6 +93,8 @@ class Stack:
             "TRANSFORMERS_OFFLINE": "1",
         }
         endpoints = settings.data_dir / "rasa" / "endpoints.yml"
+        # bot/credentials.yml with the allowed origins and trusted proxies (rasa_config.py).
+        credentials = settings.data_dir / "rasa" / "credentials.yml"
         self.actions = ServerProcess(
             "actions",
             [str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_port)],
@@ -105,9 +107,12 @@ class Stack:
             "rasa",
             [
                 *(str(RASA_BIN), "run", "--model", str(self.model), "--enable-api"),
-                *("--endpoints", str(endpoints), "--credentials", str(BOT_DIR / "credentials.yml")),
+                *("--endpoints", str(endpoints), "--credentials", str(credentials)),
                 *("--interface", "127.0.0.1", "--port", str(settings.rasa_port)),
                 *("--auth-token", rasa_api_token(settings)),
+                # Browser origins allowed on the REST channel (Sanic-CORS); socket.io checks
+                # its own (bot/channels.py).
+                *cors_arguments(settings),
             ],
             f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/",
             BOT_DIR,
@@ -135,6 +140,7 @@ class Stack:
             log_dir / "web.log",
         )
         self._endpoints = endpoints
+        self._credentials = credentials
 
     @property
     def servers(self) -> list[ServerProcess]:
@@ -150,6 +156,7 @@ class Stack:
         if not RASA_BIN.exists():
             raise StackError(f"{RASA_BIN} is missing: 'make' creates the Rasa environment")
         write_endpoints(self.settings, self._endpoints)
+        write_credentials(self.settings, self._credentials)
         for server in self.servers:
             if server.healthy():
                 raise StackError(f"{server.name}: port already in use ({server.health_url})")

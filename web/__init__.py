@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.settings import Settings, load_settings
 
@@ -32,19 +33,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_NAME="helpdesk_session",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url,
+        # A shared store (Redis) that is down: count in this process until it is back,
+        # rather than answer every chat message with an error.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_AS_ASCII=False,
     )
     app.config.update(config)
     app.extensions["helpdesk.settings"] = settings
+    if settings.trusted_proxies:
+        # Behind reverse proxies the peer is the nearest proxy: the customer's address (for
+        # the rate limits, and as client_ip for the bot's code lockout), scheme and host come
+        # from the X-Forwarded-* values those proxies appended, and from no further left.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from web import channels, db, extensions, security
+    from web import channels, db, extensions, json_input, security
 
     db.init_app(app, settings)
     channels.init_app(app, settings)
-    extensions.init_app(app)
+    extensions.init_app(app, settings)
     security.init_app(app)
+    json_input.init_app(app)  # a query string that is not UTF-8: 400, not 500
 
     # The analytics pages add their views to analytics_common.bp when imported.
     from web import (  # noqa: F401

@@ -33,6 +33,9 @@ DOCUMENTED = [
     "SECURE_COOKIES",
     "CHAT_RATE_LIMIT",
     "VERIFY_RATE_LIMIT",
+    "RATE_LIMIT_STORAGE_URL",
+    "ALLOWED_ORIGINS",
+    "TRUSTED_PROXIES",
     "RASA_TIMEOUT",
     "BRAND",
 ]
@@ -75,6 +78,9 @@ def test_defaults_with_an_empty_environment(env: pytest.MonkeyPatch) -> None:
         "secure_cookies": False,
         "chat_rate_limit": "30/minute",
         "verify_rate_limit": "10/minute",
+        "rate_limit_storage_url": "memory://",
+        "allowed_origins": ("http://127.0.0.1:8000",),
+        "trusted_proxies": 0,
         "brand": "Beispiel Hosting",
         "rasa_timeout": 10.0,
     }
@@ -114,6 +120,19 @@ def test_every_field_but_repo_root_is_a_setting(env: pytest.MonkeyPatch) -> None
         ("JUDGE_MODEL", "  /models/judge \n", "judge_model", "/models/judge"),
         ("PUBLIC_URL", "https://hilfe.example.de/", "public_url", "https://hilfe.example.de"),
         ("PUBLIC_URL", "http://a.example//", "public_url", "http://a.example"),
+        ("TRUSTED_PROXIES", "2", "trusted_proxies", 2),
+        (
+            "RATE_LIMIT_STORAGE_URL",
+            " redis://127.0.0.1:6379/0 ",
+            "rate_limit_storage_url",
+            "redis://127.0.0.1:6379/0",
+        ),
+        (
+            "ALLOWED_ORIGINS",
+            "https://shop.example.de",
+            "allowed_origins",
+            ("https://shop.example.de",),
+        ),
     ],
 )
 def test_a_variable_is_parsed(
@@ -225,6 +244,9 @@ def test_settings_env_round_trip(
             secure_cookies=False,
             chat_rate_limit="1/second",
             verify_rate_limit="2/hour",
+            rate_limit_storage_url="redis://127.0.0.1:6379/2",
+            allowed_origins=("https://shop.example.de", "http://127.0.0.1:3000"),
+            trusted_proxies=2,
             brand="Muster AG",
             rasa_timeout=0.25,
         )
@@ -233,9 +255,106 @@ def test_settings_env_round_trip(
     assert load_settings() == original
 
 
+# --- allowed origins (browsers on other sites) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("public_url", "origins"),
+    [
+        ("https://hilfe.example.de/", ("https://hilfe.example.de",)),
+        ("https://hilfe.example.de/helpdesk/", ("https://hilfe.example.de",)),
+        ("https://Hilfe.Example.DE:443", ("https://hilfe.example.de",)),
+        ("http://127.0.0.1:8000", ("http://127.0.0.1:8000",)),
+        ("http://[::1]:8000/", ("http://[::1]:8000",)),
+    ],
+)
+def test_allowed_origins_default_to_the_public_urls_own(
+    env: pytest.MonkeyPatch, public_url: str, origins: tuple[str, ...]
+) -> None:
+    env.setenv("HELPDESK_PUBLIC_URL", public_url)
+    assert load_settings().allowed_origins == origins
+
+
+@pytest.mark.parametrize(
+    ("raw", "origins"),
+    [
+        ("https://a.example,https://b.example", ("https://a.example", "https://b.example")),
+        ("https://a.example https://b.example", ("https://a.example", "https://b.example")),
+        (" https://a.example ,\n https://b.example, ", ("https://a.example", "https://b.example")),
+        # As browsers write Origin: lower case, no default port, no trailing slash.
+        ("HTTPS://Shop.Example.DE:443/", ("https://shop.example.de",)),
+        ("http://shop.example.de:80 http://shop.example.de", ("http://shop.example.de",)),
+        ("http://localhost:3000", ("http://localhost:3000",)),
+        ("*", ("*",)),
+        ("https://a.example, *", ("https://a.example", "*")),
+        # Set but empty: no origin at all, not even the public URL's.
+        ("", ()),
+        (" , ", ()),
+    ],
+)
+def test_allowed_origins_are_parsed(
+    env: pytest.MonkeyPatch, raw: str, origins: tuple[str, ...]
+) -> None:
+    env.setenv("HELPDESK_PUBLIC_URL", "https://hilfe.example.de")
+    env.setenv("HELPDESK_ALLOWED_ORIGINS", raw)
+    assert load_settings().allowed_origins == origins
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "shop.example.de",  # no scheme
+        "https://shop.example.de/widget",  # an origin has no path
+        "https://shop.example.de?x=1",
+        "ftp://shop.example.de",
+        "https://user@shop.example.de",
+        "https://shop.example.de:port",
+        "https://a.example, nonsense",
+    ],
+)
+def test_a_malformed_origin_names_the_variable(env: pytest.MonkeyPatch, raw: str) -> None:
+    env.setenv("HELPDESK_ALLOWED_ORIGINS", raw)
+    with pytest.raises(ValueError, match="HELPDESK_ALLOWED_ORIGINS"):
+        load_settings()
+
+
+def test_a_public_url_without_an_origin_asks_for_allowed_origins(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("HELPDESK_PUBLIC_URL", "hilfe.example.de")
+    with pytest.raises(ValueError, match=r"HELPDESK_ALLOWED_ORIGINS is not set.*PUBLIC_URL"):
+        load_settings()
+    env.setenv("HELPDESK_ALLOWED_ORIGINS", "https://hilfe.example.de")
+    assert load_settings().allowed_origins == ("https://hilfe.example.de",)
+
+
+def test_allowed_origins_go_to_child_processes_as_one_list(env: pytest.MonkeyPatch) -> None:
+    settings = dataclasses.replace(
+        load_settings(), allowed_origins=("https://a.example", "http://b.example:8080")
+    )
+    assert settings_env(settings)["HELPDESK_ALLOWED_ORIGINS"] == (
+        "https://a.example,http://b.example:8080"
+    )
+    none = dataclasses.replace(settings, allowed_origins=())
+    env.setenv("HELPDESK_ALLOWED_ORIGINS", settings_env(none)["HELPDESK_ALLOWED_ORIGINS"])
+    assert load_settings().allowed_origins == ()
+
+
+def test_a_negative_proxy_count_names_the_variable(env: pytest.MonkeyPatch) -> None:
+    env.setenv("HELPDESK_TRUSTED_PROXIES", "-1")
+    with pytest.raises(ValueError, match="HELPDESK_TRUSTED_PROXIES"):
+        load_settings()
+
+
 @pytest.mark.parametrize(
     ("name", "raw"),
-    [("WEB_PORT", "abc"), ("JUDGE_TOP", "3.5"), ("RASA_PORT", ""), ("RASA_TIMEOUT", "soon")],
+    [
+        ("WEB_PORT", "abc"),
+        ("JUDGE_TOP", "3.5"),
+        ("RASA_PORT", ""),
+        ("RASA_TIMEOUT", "soon"),
+        ("TRUSTED_PROXIES", "one"),
+    ],
 )
 def test_a_malformed_number_names_the_variable(
     env: pytest.MonkeyPatch, name: str, raw: str
