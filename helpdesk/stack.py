@@ -118,7 +118,7 @@ class Stack:
             BOT_DIR,
             {
                 **env,
-                # channels.py and tracker_store.py; the latter uses support.codes.
+                # channels.py and tracker_store.py; the latter uses support.code_format.
                 "PYTHONPATH": f"{BOT_DIR}{os.pathsep}{REPO_ROOT}",
                 "RASA_TELEMETRY_ENABLED": "false",
                 # The e5 featurizer's OpenMP and TensorFlow: one thread each per request;

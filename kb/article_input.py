@@ -22,6 +22,7 @@ from kb.validate import check_article
 MAX_TITLE_CHARS = 200
 MAX_TAG_CHARS = 40
 MAX_TAGS = 20
+NUL_MESSAGE = "Der Text enthält ein Nullzeichen (\\0); bitte entfernen Sie es."
 
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "Englisch", "fr": "Französisch", "it": "Italienisch"}
 
@@ -96,9 +97,6 @@ def categories(kb_dir: Path) -> list[str]:
         return ["Allgemein"]
     default, rules = load_categories(path)
     return sorted({default, *rules})
-
-
-NUL_MESSAGE = "Der Text enthält ein Nullzeichen (\\0); bitte entfernen Sie es."
 
 
 def validate(

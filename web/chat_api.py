@@ -4,7 +4,8 @@ No cookies and no login: the conversation id (random, unguessable) is the creden
 also why the API is exempt from CSRF tokens: a forged cross-site request carries nothing the
 attacker does not already have, and because every POST must be ``application/json`` (which a
 plain HTML form cannot send and a cross-origin script cannot send without a CORS preflight,
-which this app never grants), other sites cannot post into a customer's conversation either.
+granted only to HELPDESK_ALLOWED_ORIGINS, web/extensions.py), other sites cannot post into a
+customer's conversation either.
 """
 
 from __future__ import annotations
