@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -23,7 +24,7 @@ from core import strict_json
 from kb.article import LANGUAGES
 from retrieval.corpus import ScopeError
 from retrieval.preview import preview, reload_scope, rescore, topics_of
-from retrieval.retriever import QueryError, Retriever
+from retrieval.retriever import IndexReport, QueryError, Retriever
 
 MAX_K = 10
 MAX_REINDEX = 100
@@ -105,8 +106,15 @@ def _draft(value: Any) -> tuple[dict[str, Any] | None, str]:
     return {"id": article_id, "title": title, "markdown": markdown, "lang": lang}, ""
 
 
-def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
+def kb_blueprint(
+    retriever: Retriever,
+    token: str,
+    reindex: Callable[[list[int]], IndexReport | None] | None = None,
+) -> Blueprint:
+    """The KB routes; ``reindex`` first brings this machine's files up to date with the
+    database (actions/kb_sync.py), plain ``retriever.reindex`` when not given."""
     bp = Blueprint("kb", url_prefix="/kb")
+    reindex = reindex or retriever.reindex
 
     def authorized(request: Request) -> bool:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -180,7 +188,8 @@ def kb_blueprint(retriever: Retriever, token: str) -> Blueprint:
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
         ):
             return _error(f"expected JSON {{article_ids: [int, …]}} (1..{MAX_REINDEX})", 400)
-        report = await asyncio.to_thread(retriever.reindex, ids)
+        report = await asyncio.to_thread(reindex, ids)
+        assert report is not None  # ids is never empty
         return json(
             {"chunks": report.chunks, "articles": report.articles, "took_ms": report.took_ms}
         )

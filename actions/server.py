@@ -2,7 +2,8 @@
 
 rasa-sdk's own CLI listens on every interface; an action server that checks support codes
 must not be reachable from the network, so it is started here with an explicit host. The KB
-model and index are loaded before the first request, not inside it.
+model and index are loaded before the first request, not inside it, and a thread keeps the
+index in step with articles published through other machines (actions/kb_sync.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
 from actions.kb_routes import kb_blueprint
+from actions.kb_sync import KbSync
 from core.keys import kb_token
 from core.settings import load_settings
 
@@ -27,12 +29,19 @@ def build_app(*, warm_up: bool = True):
     executor = ActionExecutor()
     executor.register_package(ACTIONS_PACKAGE)
     services = get_runtime()
+    sync = KbSync(services)
     if warm_up:
+        # Files first (another machine may have published meanwhile), then the index.
+        try:
+            sync.files()
+        except Exception:
+            log.exception("KB files could not be compared with the database; serving them as is")
         services.kb.answer("Wie ändere ich meine Rechnungsadresse?")
         services.kb.preload_for_edits()
+        sync.start()
     # The web app calls the action server from the server side only: no browser origins.
     app = create_app(executor, cors_origins=[])
-    app.blueprint(kb_blueprint(services.kb, kb_token(services.settings)))
+    app.blueprint(kb_blueprint(services.kb, kb_token(services.settings), reindex=sync.step))
     return app
 
 

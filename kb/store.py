@@ -1,6 +1,7 @@
 """The article files on disk: ``<kb_dir>/articles/<lang>/<slug>.md``.
 
-The files are the source of truth; everything else (search index, editor views) is derived.
+On one machine the files are what search and the editor read; with several machines each
+one's files are a copy of the database's published revisions (:mod:`kb.replica`).
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ class ArticleStore:
         article.path = path
         self._record_id(article.id)
         return path
+
+    def write_text(self, path: Path, text: str, article_id: int) -> None:
+        """Write an article's file exactly as given (a revision's text, byte for byte)."""
+        atomic_write(path, text)
+        self._record_id(article_id)
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -22,7 +22,7 @@ from flask_login import current_user
 from kb import catalog, revisions, scope
 from kb.revisions import EditorError, Invalid
 from kb.store import ArticleStore
-from web import channels, editor_impact
+from web import channels, editor_impact, kb_replica
 from web.analytics_common import EXPORTS, bp, csv_time, local_time, period_from_request
 from web.auth import login_required
 from web.clients.kb import KbQueryError, KbUnavailable
@@ -194,6 +194,7 @@ def scope_change():
     """``action=preview``: the diff of the list with the topic added, or with
     ``change=remove`` removed (nothing written); ``action=confirm``: write it as a revision
     (based on the diff's version) and reload."""
+    kb_replica.catch_up()
     form = request.form
     days = _days(form.get("days"))
     topic = form.get("topic", "")
@@ -251,6 +252,7 @@ def scope_change():
 @login_required("editor")
 def scope_history():
     """The list as it is and every change to it, with author, time and diff."""
+    kb_replica.catch_up()
     settings = channels.settings()
     db = get_db()
     with revisions.kb_lock(settings.data_dir):

@@ -19,7 +19,7 @@ from kb.article import LANGUAGES
 from kb.article_input import LANGUAGE_NAMES, ArticleInput, categories
 from kb.revisions import Conflict, EditorError, Invalid, NotFound, WorkingCopy
 from kb.store import ArticleStore
-from web import channels, editor_impact, json_input, search_hook
+from web import channels, editor_impact, json_input, kb_replica, search_hook
 from web.auth import error_response, login_required
 from web.db import get_db
 from web.extensions import limiter
@@ -40,6 +40,12 @@ def _when(moment: dt.datetime) -> str:
     if moment.tzinfo is None:  # SQLite keeps no offset; revisions are written in UTC
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(_LOCAL).strftime("%d.%m.%Y %H:%M")
+
+
+@bp.before_request
+def _files_from_database() -> None:
+    """Another machine may have published since: the files are read below."""
+    kb_replica.catch_up()
 
 
 @bp.context_processor

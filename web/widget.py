@@ -16,6 +16,7 @@ from markupsafe import Markup
 from kb.article import Article
 from kb.links import KbLink
 from kb.store import ArticleStore
+from web import kb_replica
 from web.channels import kb, settings
 from web.clients.kb import KbQueryError, KbUnavailable
 from web.markdown_render import render_markdown
@@ -60,6 +61,7 @@ def guides():
     """Every published guide by category; with ``?q=``, first the guides the KB finds for
     it (the bot links here when no guide covers a question)."""
     query = " ".join(request.args.get("q", "").split())[:MAX_SEARCH_CHARS]
+    kb_replica.catch_up()
     return render_template(
         "chat/guides.html",
         brand=settings().brand,
@@ -91,6 +93,7 @@ def _search(query: str) -> dict[str, Any]:
 
 @bp.get("/hilfe/<int:article_id>")
 def guide(article_id: int):
+    kb_replica.catch_up()
     store = ArticleStore(settings().kb_dir)
     article = store.get(article_id)
     if article is None or not article.published:

@@ -1,0 +1,145 @@
+"""This machine's KB files as a copy of the published KB in the database.
+
+With several machines (web replicas, action server replicas) the database is the source of
+truth for what is published: every save in the editor writes a revision holding the whole
+article file, and the newest *written* revision of an article (:func:`kb.revisions.
+written_revision`) is what its file must say. Files are what each machine searches and
+renders, and the export an editor can still commit to git.
+
+:func:`catch_up` brings this machine's files to the database's state. It polls a cheap
+fingerprint (count and sum of the revision ids, which changes with every insert whatever
+order transactions commit in) and, when it moved, compares each article's newest revision
+id with what this process last applied. Only files whose text differs are written.
+
+A file whose text the database has never seen (a hand edit or a ``git pull`` on this
+machine) is left alone: the editor records it as an ``imported`` revision the next time the
+article is opened, as before, and from there it reaches the other machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.kb_records import ArticleRevision, ScopeRevision
+from kb import catalog, scope
+from kb.article import parse_article
+from kb.revisions import history, written_revision
+from kb.store import ArticleStore, atomic_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Changes:
+    """What one catch-up changed on this machine."""
+
+    articles: list[int] = field(default_factory=list)  # ids whose file was (re)written
+    scope: bool = False  # out_of_scope.yml was rewritten
+
+    def __bool__(self) -> bool:
+        return bool(self.articles) or self.scope
+
+
+@dataclass
+class Replica:
+    """The catch-up state of one process: what it applied last, per article."""
+
+    store: ArticleStore
+    fingerprint: tuple[int, int, int, int] | None = None
+    applied: dict[int, int] = field(default_factory=dict)  # article id -> newest revision id
+    scope_applied: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def catch_up(self, session: Session) -> Changes:
+        """Write the files the database has newer texts for; one process at a time."""
+        with self.lock:
+            now = _fingerprint(session)
+            if now == self.fingerprint:
+                return Changes()
+            changes = Changes()
+            for article_id, newest in _newest_per_article(session).items():
+                if self.applied.get(article_id) == newest:
+                    continue
+                if _apply_article(session, self.store, article_id):
+                    changes.articles.append(article_id)
+                self.applied[article_id] = newest
+            newest_scope = session.scalar(select(func.max(ScopeRevision.id))) or 0
+            if newest_scope != self.scope_applied:
+                changes.scope = _apply_scope(session, self.store.kb_dir)
+                self.scope_applied = newest_scope
+            self.fingerprint = now
+            if changes:
+                log.info(
+                    "KB files updated from the database: articles %s%s",
+                    changes.articles,
+                    ", out-of-scope list" if changes.scope else "",
+                )
+            return changes
+
+
+def _fingerprint(session: Session) -> tuple[int, int, int, int]:
+    articles = session.execute(
+        select(func.count(ArticleRevision.id), func.coalesce(func.sum(ArticleRevision.id), 0))
+    ).one()
+    scopes = session.execute(
+        select(func.count(ScopeRevision.id), func.coalesce(func.sum(ScopeRevision.id), 0))
+    ).one()
+    return (int(articles[0]), int(articles[1]), int(scopes[0]), int(scopes[1]))
+
+
+def _newest_per_article(session: Session) -> dict[int, int]:
+    query = select(ArticleRevision.article_id, func.max(ArticleRevision.id)).group_by(
+        ArticleRevision.article_id
+    )
+    return {article_id: newest for article_id, newest in session.execute(query)}
+
+
+def _apply_article(session: Session, store: ArticleStore, article_id: int) -> bool:
+    """Write the article's published text into its file; True if the file changed."""
+    revisions = history(session, article_id)
+    written = written_revision(revisions)
+    if written is None:
+        return False
+    current = catalog.find(store, article_id)
+    path = current.path if current is not None else None
+    if path is None:
+        # A file that exists under the id but no longer parses is still this article's.
+        path = catalog.path_of(store, article_id)
+    if path is not None and path.exists():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if text == written.text:
+            return False
+        if text not in {r.text for r in revisions}:
+            log.warning(
+                "article %d: %s differs from every revision in the database (edited on this "
+                "machine?); kept. Opening it in the editor records it.",
+                article_id,
+                path,
+            )
+            return False
+    else:
+        path = store.path_for(parse_article(written.text))
+    store.write_text(path, written.text, article_id)
+    return True
+
+
+def _apply_scope(session: Session, kb_dir: Path) -> bool:
+    revisions = scope.history(session)
+    if not revisions:
+        return False
+    newest = revisions[-1].text
+    path = scope.path_of(kb_dir)
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+    if text == newest:
+        return False
+    if text is not None and text not in {r.text for r in revisions}:
+        log.warning("%s differs from every revision in the database; kept.", path)
+        return False
+    atomic_write(path, newest)
+    return True

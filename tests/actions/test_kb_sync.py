@@ -1,0 +1,98 @@
+"""An action server on machine B picks up what an editor published on machine A: its files
+are written from the database and the article is re-indexed (actions/kb_sync.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.kb_sync import KbSync
+from actions.runtime import Runtime
+from core.users import add_user
+from kb import revisions
+from kb.article_input import ArticleInput, categories
+from kb.store import ArticleStore
+from retrieval.retriever import Retriever
+from tests.db_fixtures import CODE_KEY
+from tests.fakes import FakeEmbedder
+
+ARTICLE = 3
+WORD = "Brieftaubenzustellung"
+
+
+@pytest.fixture
+def machine_b(settings, tmp_path: Path, sessions: sessionmaker[Session]) -> Runtime:
+    kb_copy = tmp_path / "machine-b" / "kb"
+    shutil.copytree(settings.kb_dir, kb_copy)
+    b = dataclasses.replace(
+        settings, kb_dir=kb_copy, data_dir=tmp_path / "machine-b" / "var", kb_sync_interval=0.1
+    )
+    retriever = Retriever(b, embedder=FakeEmbedder())
+    retriever.load()
+    return Runtime(settings=b, sessions=sessions, code_key=CODE_KEY, kb=retriever)
+
+
+def _publish_on_a(settings, sessions: sessionmaker[Session]) -> None:
+    store = ArticleStore(settings.kb_dir)
+    with sessions() as db:
+        editor = add_user(db, "anna", "richtig-langes-passwort", "editor")
+        copy = revisions.working_copy(db, store, ARTICLE)
+        body = f"{copy.working.body}\n## Sonderfall\n\nDie {WORD} ist ausgeschlossen.\n"
+        data = dataclasses.replace(ArticleInput.from_article(copy.working), body=body)
+        revisions.save(
+            db,
+            store,
+            ARTICLE,
+            data,
+            base=copy.newest.number,
+            publish=True,
+            author_id=editor.id,
+            allowed_categories=categories(store.kb_dir),
+            today=dt.date(2031, 5, 4),
+        )
+        db.commit()
+
+
+def _found(runtime: Runtime) -> bool:
+    """The new section is in the index (the fake model ranks nothing by meaning)."""
+    chunks = runtime.kb.index.chunks
+    return any(c.article_id == ARTICLE and WORD in c.markdown for c in chunks)
+
+
+def test_step_writes_the_file_and_reindexes(settings, sessions, machine_b):
+    sync = KbSync(machine_b)
+    assert sync.step() is None  # nothing published: nothing re-indexed
+    assert not _found(machine_b)
+    _publish_on_a(settings, sessions)
+    report = sync.step()
+    assert report is not None and report.articles > 0
+    assert _found(machine_b)
+
+
+def test_the_thread_finds_it_within_the_interval(settings, sessions, machine_b):
+    sync = KbSync(machine_b)
+    sync.files()
+    sync.start()
+    try:
+        _publish_on_a(settings, sessions)
+        deadline = time.monotonic() + 5
+        while not _found(machine_b) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _found(machine_b)
+    finally:
+        sync.stop()
+
+
+def test_an_interval_of_zero_starts_no_thread(machine_b):
+    runtime = dataclasses.replace(
+        machine_b, settings=dataclasses.replace(machine_b.settings, kb_sync_interval=0)
+    )
+    sync = KbSync(runtime)
+    sync.start()
+    assert sync._thread is None
