@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.ports import free_port
 from core.db import init_db, make_engine, session_factory, session_scope
 from core.keys import code_key
 from core.settings import Settings, load_settings
 from helpdesk.demo import load_demo
+from helpdesk.ports import free_port
 from retrieval.embeddings import resolve_model
 
 

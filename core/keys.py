@@ -3,7 +3,11 @@
 - the HMAC key under which support and VIP codes are stored (``code_key``);
 - the token the web app shows the action server's KB routes (``kb_token``);
 - the token guarding Rasa's HTTP API, which pauses and resumes conversations
-  (``rasa_api_token``).
+  (``rasa_api_token``);
+- the key signing the web app's session cookies (``flask_secret``).
+
+They live in ``settings.secrets_dir`` (the data folder unless set): replicas on several
+machines are given one copy of that folder.
 
 Every process that needs one reads it here, so no layer imports another to find a secret.
 """
@@ -47,7 +51,7 @@ def _create(path: Path, nbytes: int) -> None:
 
 
 def code_key(settings: Settings) -> bytes:
-    """The HMAC key: ``settings.secret_key`` if set, else the file ``data_dir/secret_key``,
+    """The HMAC key: ``settings.secret_key`` if set, else the file ``secrets_dir/secret_key``,
     created (random, mode 0600) on first use.
 
     Both are used as the UTF-8 bytes of the text, so copying the file's content into
@@ -55,11 +59,11 @@ def code_key(settings: Settings) -> bytes:
     """
     if settings.secret_key:
         return settings.secret_key.encode()
-    return read_or_create(settings.data_dir / SECRET_KEY_FILE).encode()
+    return read_or_create(settings.secrets_path / SECRET_KEY_FILE).encode()
 
 
 def kb_token_path(settings: Settings) -> Path:
-    return settings.data_dir / "kb_token"
+    return settings.secrets_path / "kb_token"
 
 
 def kb_token(settings: Settings) -> str:
@@ -69,4 +73,9 @@ def kb_token(settings: Settings) -> str:
 
 def rasa_api_token(settings: Settings) -> str:
     """Guards Rasa's HTTP API (pausing and resuming conversations); not its chat channels."""
-    return read_or_create(settings.data_dir / "rasa" / "api_token")
+    return read_or_create(settings.secrets_path / "rasa" / "api_token")
+
+
+def flask_secret(settings: Settings) -> str:
+    """Signs the web app's session cookies: every web replica must have the same."""
+    return read_or_create(settings.secrets_path / "flask_secret")

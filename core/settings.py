@@ -155,8 +155,13 @@ class Settings:
     judge_top: int = setting(3)
     # Customers, invoices, handoffs, feedback, verification attempts (SQLAlchemy URL).
     database_url: str = setting(derive=lambda s: f"sqlite:///{s.data_dir / 'helpdesk.db'}")
-    # Key of the HMAC that support and VIP codes are stored under; empty: var/secret_key.
+    # Key of the HMAC that support and VIP codes are stored under; empty: the file
+    # secret_key in secrets_dir.
     secret_key: str = setting("")
+    # Folder of the secrets the installation makes for itself (code key, session key, the
+    # KB and Rasa API tokens; core/keys.py); empty: the data folder. Replicas on several
+    # machines are given one copy of it.
+    secrets_dir: str = setting("", clean=str.strip)
     # Rasa's own conversation memory: its SQL tracker store (SQLite or PostgreSQL URL).
     tracker_store_url: str = setting(derive=lambda s: f"sqlite:///{s.data_dir / 'rasa-tracker.db'}")
     # Rasa's lock store: empty means in memory (file locks with several Rasa processes),
@@ -166,6 +171,9 @@ class Settings:
     rasa_port: int = setting(5005)
     # The action server's port on loopback; it also hosts the KB search routes.
     action_port: int = setting(5055)
+    # Seconds between an action server's looks into the database for articles published
+    # through another machine (kb/replica.py); 0 turns it off. Two tiny queries each time.
+    kb_sync_interval: float = setting(1.0)
     # Rasa server processes. More than one share conversations through a lock store: Redis
     # when lock_store_url names one, else file locks on this machine (bot/lock_store.py).
     rasa_workers: int = setting(1)
@@ -201,6 +209,10 @@ class Settings:
     brand: str = setting("Beispiel Hosting")
     # Seconds the web app waits for Rasa before it answers from the KB itself.
     rasa_timeout: float = setting(10.0)
+
+    @property
+    def secrets_path(self) -> Path:
+        return Path(self.secrets_dir) if self.secrets_dir else self.data_dir
 
     @property
     def index_dir(self) -> Path:

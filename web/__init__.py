@@ -76,9 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _flask_secret(settings: Settings) -> str:
-    from core.keys import read_or_create
+    from core.keys import flask_secret
 
-    return read_or_create(settings.data_dir / "flask_secret")
+    return flask_secret(settings)
 
 
 def settings_of(app: Flask) -> Settings:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.ports import free_port
+from helpdesk.ports import free_port
 from core.settings import REPO_ROOT, load_settings, settings_env
 from retrieval.preview import DRAFT_ID
 from web.clients.kb import KbClient, KbQueryError

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from bench.ports import free_port
+from helpdesk.ports import free_port
 from core import migrations
 from core.db import make_engine
 from core.settings import REPO_ROOT

@@ -2,7 +2,7 @@
 schema, and a database from before them, with rows in it, is taken over without losing any.
 
 Each test runs on SQLite and, marked slow, on a throw-away PostgreSQL server
-(tests/e2e/services.py; skipped when PostgreSQL is not installed).
+(bench/services.py; skipped when PostgreSQL is not installed).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, select, text
 from sqlalchemy.engine import make_url
 
+from bench.services import postgres, postgres_bin
 from core import migrations
 from core.conversations import Conversation
 from core.db import init_db, make_engine, session_factory, session_scope, upgrade
 from core.models import Customer, UTCDateTime
 from core.settings import REPO_ROOT
-from tests.e2e.services import postgres, postgres_bin
 
 UNMIGRATED = "a model changed without a migration: helpdesk db revision -m '…' writes it"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

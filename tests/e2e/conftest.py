@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from bench.ports import free_port
+from helpdesk.ports import free_port
 from bench.private_stack import load_demo_data
 from core.db import make_engine, session_factory, session_scope
 from core.settings import Settings

@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from bench.ports import free_port
+from helpdesk.ports import free_port
 from bench.private_stack import load_demo_data
 from core.keys import rasa_api_token
 from core.settings import Settings, load_settings

@@ -10,14 +10,15 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from bench.services import postgres, postgres_bin, redis
 from core.db import init_db, make_engine, session_factory, session_scope
 from core.keys import code_key
 from core.settings import load_settings
 from helpdesk.demo import load_demo
+from helpdesk.ports import free_port
 from helpdesk.serve import send
 from helpdesk.stack import Stack, bot_model_path
 from tests.e2e.conftest import text_of
-from tests.e2e.services import free_port, postgres, postgres_bin, redis
 
 pytestmark = pytest.mark.slow
 

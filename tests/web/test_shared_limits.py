@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from bench.ports import free_port
+from bench.services import redis
 from core.settings import REPO_ROOT, Settings, settings_env
+from helpdesk.ports import free_port
 from helpdesk.stack import APP_PYTHON, ServerProcess
-from tests.e2e.services import redis
 from tests.web.fakes import FakeBot, FakeKb
 from web import create_app
 

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from bench.ports import free_port
+from helpdesk.ports import free_port
 from web.clients.rasa import RasaClient, RasaUnavailable
 
 

@@ -1,4 +1,5 @@
-"""Throw-away PostgreSQL and Redis servers on loopback for the tests, in temporary folders."""
+"""Throw-away PostgreSQL and Redis servers on loopback, in temporary folders: for the tests
+that run on them and for the production layout's tests and benchmarks (helpdesk/layout.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Also re-exported: tests/actions and tests/web/clients take it from here.
-from bench.ports import free_port
+from helpdesk.ports import free_port
 
 
 def _wait_for_port(port: int, timeout: float = 30) -> None:

@@ -1,5 +1,5 @@
-"""Free loopback ports for the private stacks of the benchmarks and of the end-to-end tests
-(tests/e2e imports it from here: bench may not import tests)."""
+"""Free loopback ports for private stacks: the production layout (helpdesk/layout.py), the
+benchmarks and the end-to-end tests."""
 
 from __future__ import annotations
 
