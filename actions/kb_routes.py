@@ -109,12 +109,12 @@ def _draft(value: Any) -> tuple[dict[str, Any] | None, str]:
 def kb_blueprint(
     retriever: Retriever,
     token: str,
-    reindex: Callable[[list[int]], IndexReport | None] | None = None,
+    reindex_with: Callable[[list[int]], IndexReport | None] | None = None,
 ) -> Blueprint:
-    """The KB routes; ``reindex`` first brings this machine's files up to date with the
+    """The KB routes; ``reindex_with`` first brings this machine's files up to date with the
     database (actions/kb_sync.py), plain ``retriever.reindex`` when not given."""
     bp = Blueprint("kb", url_prefix="/kb")
-    reindex = reindex or retriever.reindex
+    reindex_articles = reindex_with or retriever.reindex
 
     def authorized(request: Request) -> bool:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -188,7 +188,7 @@ def kb_blueprint(
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
         ):
             return _error(f"expected JSON {{article_ids: [int, …]}} (1..{MAX_REINDEX})", 400)
-        report = await asyncio.to_thread(reindex, ids)
+        report = await asyncio.to_thread(reindex_articles, ids)
         assert report is not None  # ids is never empty
         return json(
             {"chunks": report.chunks, "articles": report.articles, "took_ms": report.took_ms}

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from actions.runtime import Runtime
 from kb.replica import Changes, Replica
+from kb.revisions import kb_lock
 from kb.store import ArticleStore
 from retrieval.preview import reload_scope
 from retrieval.retriever import IndexReport
@@ -29,8 +30,11 @@ class KbSync:
         self._thread: threading.Thread | None = None
 
     def files(self) -> Changes:
-        """Bring this machine's files to the database's state (nothing is re-indexed)."""
-        with self.runtime.session() as session:
+        """Bring this machine's files to the database's state (nothing is re-indexed).
+
+        Under the editor's lock: on one machine the web app writes the same files, and a
+        save there must not be overwritten between its file and its commit."""
+        with kb_lock(self.runtime.settings.data_dir), self.runtime.session() as session:
             return self.replica.catch_up(session)
 
     def step(self, also: Iterable[int] = ()) -> IndexReport | None:

@@ -41,7 +41,7 @@ def build_app(*, warm_up: bool = True):
         sync.start()
     # The web app calls the action server from the server side only: no browser origins.
     app = create_app(executor, cors_origins=[])
-    app.blueprint(kb_blueprint(services.kb, kb_token(services.settings), reindex=sync.step))
+    app.blueprint(kb_blueprint(services.kb, kb_token(services.settings), reindex_with=sync.step))
     return app
 
 

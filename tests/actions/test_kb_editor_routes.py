@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpdesk.ports import free_port
 from core.settings import REPO_ROOT, load_settings, settings_env
+from helpdesk.ports import free_port
 from retrieval.preview import DRAFT_ID
 from web.clients.kb import KbClient, KbQueryError
 
@@ -209,3 +209,10 @@ def test_malformed_json_is_a_bad_request(server: Server, route: str):
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     response = requests.post(server.url + route, data=b"{kaputt", headers=headers, timeout=10)
     assert response.status_code == 400
+
+
+def test_reindex(server: Server):
+    response = server.post("/kb/reindex", {"article_ids": [3]})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert set(report) == {"chunks", "articles", "took_ms"} and report["chunks"] > 0

@@ -10,11 +10,11 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from helpdesk.ports import free_port
 from core import migrations
 from core.db import make_engine
 from core.settings import REPO_ROOT
 from helpdesk import cli
+from helpdesk.ports import free_port
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import pytest
 import requests
 import yaml
 
-from helpdesk.ports import free_port
 from bench.private_stack import load_demo_data
 from core.keys import rasa_api_token
 from core.settings import Settings, load_settings
+from helpdesk.ports import free_port
 from helpdesk.rasa_config import (
     CHANNELS_FILE,
     REST_CHANNEL,
