@@ -71,6 +71,7 @@ format: $(VENV_STAMP)
 test-services:
 	scripts/install-test-services.sh
 	scripts/install-browser.sh
+	scripts/install-webchat.sh
 
 test: $(MODEL_STAMP) $(BOT_MODEL) lint test-services
 	$(BIN)/python -m pytest

@@ -26,6 +26,7 @@ from typing import Any
 
 import action_validation
 import nlu_thread
+import socketio_custom
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
@@ -34,6 +35,7 @@ from sanic_cors.core import SANIC_CORS_EVALUATED
 
 action_validation.install()
 nlu_thread.install()
+socketio_custom.install()
 
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 Origins = str | list[str] | Callable[[str], bool] | None
