@@ -137,3 +137,39 @@ def test_without_trusted_proxies_scheme_and_host_stay(web_settings):
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
     seen = seen_by_the_app(web_settings, **via(CUSTOMER, "198.51.100.1", **headers))
     assert seen == {"root": "http://localhost/", "address": CUSTOMER}
+
+
+@pytest.mark.parametrize(("hops", "expected"), [(1, CUSTOMER), (0, "127.0.0.1")])
+def test_waitress_lets_the_forwarded_address_through_only_behind_proxies(
+    web_settings, hops, expected
+):
+    """The real server, not the test client: waitress drops X-Forwarded-* by default, so
+    behind nginx every customer had nginx's address (one shared code lockout)."""
+    import threading
+
+    import requests
+    from waitress.server import create_server
+
+    from helpdesk.ports import free_port
+    from web.server import waitress_options
+
+    settings = dataclasses.replace(web_settings, trusted_proxies=hops)
+    app = create_app(
+        {"TESTING": True, "SETTINGS": settings, "RASA_CLIENT": FakeBot(), "KB_CLIENT": FakeKb()}
+    )
+
+    @app.get("/_seen")
+    def seen():
+        return {"address": request.remote_addr}
+
+    server = create_server(
+        app, host="127.0.0.1", port=free_port(), threads=2, **waitress_options(settings)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}/_seen"
+        seen = requests.get(url, headers={"X-Forwarded-For": CUSTOMER}, timeout=10).json()
+    finally:
+        server.close()
+    assert seen["address"] == expected
