@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import requests
 from flask import request
 from flask.testing import FlaskClient
 
 from core.settings import Settings
 from tests.web.fakes import FakeBot, FakeKb
+from tests.web.processes import started, web_process
 from web import create_app
 
 API = "/api/chat/conversations"
@@ -139,37 +141,23 @@ def test_without_trusted_proxies_scheme_and_host_stay(web_settings):
     assert seen == {"root": "http://localhost/", "address": CUSTOMER}
 
 
-@pytest.mark.parametrize(("hops", "expected"), [(1, CUSTOMER), (0, "127.0.0.1")])
-def test_waitress_lets_the_forwarded_address_through_only_behind_proxies(
-    web_settings, hops, expected
+@pytest.mark.parametrize(("hops", "statuses"), [(1, [201, 201, 201]), (0, [201, 201, 429])])
+def test_the_real_server_lets_forwarded_addresses_through_only_behind_proxies(
+    web_settings, hops, statuses
 ):
-    """The real server, not the test client: waitress drops X-Forwarded-* by default, so
-    behind nginx every customer had nginx's address (one shared code lockout)."""
-    import threading
-
-    import requests
-    from waitress.server import create_server
-
-    from helpdesk.ports import free_port
-    from web.server import waitress_options
-
-    settings = dataclasses.replace(web_settings, trusted_proxies=hops)
-    app = create_app(
-        {"TESTING": True, "SETTINGS": settings, "RASA_CLIENT": FakeBot(), "KB_CLIENT": FakeKb()}
-    )
-
-    @app.get("/_seen")
-    def seen():
-        return {"address": request.remote_addr}
-
-    server = create_server(
-        app, host="127.0.0.1", port=free_port(), threads=2, **waitress_options(settings)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    """waitress, not the test client: it drops X-Forwarded-* from peers it does not trust,
+    so behind nginx every customer had nginx's address (one limit, one code lockout)."""
+    settings = dataclasses.replace(web_settings, trusted_proxies=hops, chat_rate_limit="2/minute")
+    server = started(web_process(settings, f"web-proxy-{hops}"))
     try:
-        url = f"http://127.0.0.1:{server.effective_port}/_seen"
-        seen = requests.get(url, headers={"X-Forwarded-For": CUSTOMER}, timeout=10).json()
+        url = server.health_url.replace("/healthz", API)
+        customers = [CUSTOMER, OTHER_CUSTOMER, CUSTOMER]  # two each: within the limit
+        seen = [
+            requests.post(url, json={}, headers={"X-Forwarded-For": who}, timeout=10).status_code
+            for who in customers
+        ]
     finally:
-        server.close()
-    assert seen["address"] == expected
+        server.stop()
+    # Counted per customer behind a proxy; without one the header is ignored and all three
+    # are this machine's address.
+    assert seen == statuses

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from bench.services import redis
-from core.settings import REPO_ROOT, Settings, settings_env
+from core.settings import Settings
 from helpdesk.ports import free_port
-from helpdesk.stack import APP_PYTHON, ServerProcess
 from tests.web.fakes import FakeBot, FakeKb
+from tests.web.processes import started, web_process
 from web import create_app
 
 API = "/api/chat/conversations"
@@ -28,30 +27,6 @@ def redis_url() -> Iterator[str]:
         pytest.skip("redis-server is not installed (scripts/install-test-services.sh)")
     with redis() as url:
         yield url
-
-
-def web_process(settings: Settings, name: str) -> ServerProcess:
-    port = free_port()
-    return ServerProcess(
-        name,
-        [str(APP_PYTHON), "-m", "web.server", "--port", str(port), "--threads", "2"],
-        f"http://127.0.0.1:{port}/healthz",
-        REPO_ROOT,
-        {**settings_env(settings), "PYTHONUNBUFFERED": "1"},
-        settings.data_dir / "log" / f"{name}.log",
-    )
-
-
-def started(server: ServerProcess, timeout: float = 60) -> ServerProcess:
-    server.start()
-    deadline = time.monotonic() + timeout
-    while not server.healthy():
-        assert server.process is not None
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            pytest.fail(f"{server.name} did not start:\n{server.log_tail()}")
-        time.sleep(0.2)
-    return server
 
 
 def test_two_web_processes_share_one_count(web_settings: Settings, redis_url: str) -> None:
