@@ -1,7 +1,10 @@
-"""``helpdesk serve``: start every server, print where they are, stop them all on Ctrl-C.
+"""``helpdesk serve``: start every server, print where they are, keep them up, stop them all
+on Ctrl-C or SIGTERM.
 
-With ``--chat`` it also opens a conversation with the bot in the terminal, through the same
-REST channel the web app uses.
+A server that exits is restarted on its own while the others go on serving
+(:mod:`helpdesk.supervisor`): the web app answers in its limited mode meanwhile. With
+``--chat`` it also opens a conversation with the bot in the terminal, through the same REST
+channel the web app uses.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import uuid
 
 from core.settings import Settings
 from helpdesk.stack import Stack, StackError
+from helpdesk.supervisor import LABELS, MEANWHILE, Supervisor
 
 
 def send(rest_url: str, sender: str, text: str, timeout: float = 30) -> list[dict]:
@@ -67,41 +71,58 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _print_ready(stack: Stack, supervisor: Supervisor, seconds: float) -> None:
+    settings = stack.settings
+    down = supervisor.down()
+    if down:
+        print(f"Bereit nach {seconds:.0f} s, aber eingeschränkt:")
+        for name in down:
+            print(f"  {LABELS.get(name, name)} läuft nicht. {MEANWHILE.get(name, '')}")
+    else:
+        print(f"Bereit nach {seconds:.0f} s:")
+    print(f"  Rasa (REST):     {stack.rest_url}")
+    print(f"  Rasa (socketio): http://127.0.0.1:{settings.rasa_port}/socket.io")
+    print(f"  Aktionsserver:   http://127.0.0.1:{settings.action_port}/webhook")
+    web = settings.web_url
+    print(f"  Demo-Website mit Chat-Widget: {web}/")
+    print(f"  Agentenkonsole:  {web}/agent/")
+    print(f"  KB-Editor:       {web}/editor/")
+    print(f"  Auswertung:      {web}/analytics/")
+    print(f"  Protokolle:      {settings.data_dir / 'log'}", flush=True)
+
+
 def serve(settings: Settings, *, chat: bool) -> int:
     # The servers run in their own sessions (Ctrl-C is ours to handle); a SIGTERM to this
-    # process (`kill`, `timeout`) must stop them too, through the same `finally`.
+    # process (`kill`, `timeout`, systemd) must stop them too, through the same `finally`.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stack = Stack(settings)
     print("Server werden gestartet (Rasa, Aktionen und Wissensdatenbank, Web) …", flush=True)
     started = time.monotonic()
     try:
-        stack.start()
+        stack.prepare()
     except StackError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return 1
+    # From the first start on, a server that exits is retried alone: a Rasa that cannot
+    # load its model must not keep the web app (and its limited mode) from serving.
+    supervisor = Supervisor(stack.servers)
     try:
-        print(f"Bereit nach {time.monotonic() - started:.0f} s:")
-        print(f"  Rasa (REST):     {stack.rest_url}")
-        print(f"  Rasa (socketio): http://127.0.0.1:{settings.rasa_port}/socket.io")
-        print(f"  Aktionsserver:   http://127.0.0.1:{settings.action_port}/webhook")
-        web = settings.web_url
-        print(f"  Demo-Website mit Chat-Widget: {web}/")
-        print(f"  Agentenkonsole:  {web}/agent/")
-        print(f"  KB-Editor:       {web}/editor/")
-        print(f"  Auswertung:      {web}/analytics/")
-        print(f"  Protokolle:      {settings.data_dir / 'log'}")
+        supervisor.launch()
+        supervisor.wait_settled(supervisor.start_timeout + 30)
+        _print_ready(stack, supervisor, time.monotonic() - started)
         if settings.demo:
             _print_demo_accounts(settings)
         if chat:
             _chat(stack)
         else:
-            print("Strg-C beendet alle Server.")
-            while all(s.process and s.process.poll() is None for s in stack.servers):
+            print("Strg-C beendet alle Server.", flush=True)
+            while True:  # the supervisor's thread does the work; signals land here
                 time.sleep(1)
-            print("Ein Server hat sich beendet; alle werden gestoppt.", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
+        # Watching stops first, so that nothing is restarted while the servers stop.
+        supervisor.stop()
         print("\nServer werden gestoppt …", flush=True)
         stack.stop()
     return 0

@@ -2,11 +2,13 @@
 also owns the KB model and index) and the web app.
 
 Used by ``helpdesk serve`` (``make run``) and by the end-to-end tests, so both run the same
-processes the same way: loopback only, logs in ``var/log/``, stopped together.
+processes the same way: loopback only, logs in ``var/log/``, stopped together. Keeping them
+up (restarting one that died) is :mod:`helpdesk.supervisor`'s job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from core.keys import rasa_api_token
 from core.settings import REPO_ROOT, Settings, settings_env
@@ -42,8 +45,13 @@ class ServerProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
+    # Statuses of the health URL that mean "listening, but it cannot work": a failed start,
+    # not one still under way (Rasa answers 409 when it could not load its model).
+    broken_statuses: tuple[int, ...] = ()
 
     def start(self) -> None:
+        # A restart: what is left of the previous run must not hold the port.
+        self.poll()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -57,12 +65,47 @@ class ServerProcess:
         )
         log.close()
 
-    def healthy(self) -> bool:
+    def poll(self) -> int | None:
+        """The exit code once the server's main process has exited, else None (also before
+        the first start).
+
+        Its process group's leftovers (worker processes of a killed main process, which
+        would keep the port) are killed first, while the main process is still unreaped: a
+        zombie's id cannot be reused, so the signal reaches this server's group and no other.
+        """
+        process = self.process
+        if process is None or process.returncode is not None:
+            return None if process is None else process.returncode
+        try:
+            exited = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere: Popen knows the code
+            return process.poll()
+        if exited is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):  # no leftovers
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.poll()
+
+    def answers(self) -> int | None:
+        """The health URL's HTTP status, or None if nothing listens (yet)."""
         try:
             with urllib.request.urlopen(self.health_url, timeout=2) as response:
-                return response.status == 200
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
         except (urllib.error.URLError, OSError):
-            return False
+            return None
+
+    def health(self) -> str:
+        """Whether it works: "up" (the health URL answers 200), "broken" (it answers one of
+        ``broken_statuses``: started, but cannot work), else "down" (not listening yet)."""
+        status = self.answers()
+        if status == 200:
+            return "up"
+        return "broken" if status in self.broken_statuses else "down"
+
+    def healthy(self) -> bool:
+        return self.health() == "up"
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -71,7 +114,7 @@ class ServerProcess:
             return ""
 
     def stop(self, timeout: float = 15) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or self.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
@@ -114,7 +157,9 @@ class Stack:
                 # its own (bot/channels.py).
                 *cors_arguments(settings),
             ],
-            f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/",
+            # /status answers only with a model loaded: Rasa listens without one if the
+            # file is broken, and would look healthy while it ignores every message.
+            f"http://127.0.0.1:{settings.rasa_port}/status?token={quote(rasa_api_token(settings))}",
             BOT_DIR,
             {
                 **env,
@@ -130,6 +175,7 @@ class Stack:
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             },
             log_dir / "rasa.log",
+            broken_statuses=(409,),  # "No agent loaded"
         )
         self.web = ServerProcess(
             "web",
@@ -150,7 +196,8 @@ class Stack:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.rasa_port}/webhooks/rest/webhook"
 
-    def start(self, timeout: float = 240) -> None:
+    def prepare(self) -> None:
+        """Check what the servers need and write Rasa's configuration; starts nothing."""
         if not self.model.is_file():
             raise StackError(f"no trained bot model at {self.model}: run 'make run' (it trains)")
         if not RASA_BIN.exists():
@@ -158,18 +205,29 @@ class Stack:
         write_endpoints(self.settings, self._endpoints)
         write_credentials(self.settings, self._credentials)
         for server in self.servers:
-            if server.healthy():
-                raise StackError(f"{server.name}: port already in use ({server.health_url})")
+            if server.answers() is not None:
+                address = urlsplit(server.health_url).netloc  # not the URL: Rasa's has a token
+                raise StackError(f"{server.name}: port already in use ({address})")
+
+    def start(self, timeout: float = 240) -> None:
+        """Start every server and wait for all to be healthy; if one exits or is not ready
+        in time, stop them all (the tests want all or nothing; ``helpdesk serve`` starts
+        them through :class:`helpdesk.supervisor.Supervisor` instead)."""
+        self.prepare()
+        for server in self.servers:
             server.start()
         deadline = time.monotonic() + timeout
         waiting = list(self.servers)
         while waiting:
             for server in list(waiting):
-                assert server.process is not None
-                if server.process.poll() is not None:
+                if server.poll() is not None:
                     self.stop()
                     raise StackError(f"{server.name} exited:\n{server.log_tail()}")
-                if server.healthy():
+                health = server.health()
+                if health == "broken":
+                    self.stop()
+                    raise StackError(f"{server.name} cannot work:\n{server.log_tail()}")
+                if health == "up":
                     waiting.remove(server)
             if waiting and time.monotonic() > deadline:
                 self.stop()

@@ -25,6 +25,8 @@ class FakeBot:
     """Answers like the real bot's REST channel; ``handoff_on`` words trigger a handoff."""
 
     down: bool = False
+    # Up without its action server: Rasa takes the message and answers nothing.
+    silent: bool = False
     handoff_on: tuple[str, ...] = ("mensch", "mitarbeiter")
     sent: list[tuple[str, str, dict]] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)
@@ -35,6 +37,8 @@ class FakeBot:
         if self.down:
             raise RasaUnavailable("connection refused")
         self.sent.append((sender, text, metadata or {}))
+        if self.silent:
+            return []
         if any(word in text.lower() for word in self.handoff_on):
             return [
                 {

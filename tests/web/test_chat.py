@@ -264,8 +264,39 @@ def test_rasa_and_kb_down_say_so_in_german(client, fake_bot, fake_kb):
     response = say(client, cid, "Hallo?")
     assert response.status_code == 200
     reply = response.get_json()["messages"][1]
-    assert reply == {**reply, "sender": "system", "text": UNAVAILABLE, "limited": True}
+    assert reply == {**reply, "sender": "bot", "text": UNAVAILABLE, "limited": True}
+    assert reply["buttons"] == [
+        {"title": "Mit einem Mitarbeiter sprechen", "payload": "/human_handoff"}
+    ]
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_action_server_down_answers_from_the_kb_marked_limited(app, client, fake_bot):
+    """Rasa is up but says nothing (its custom actions fail): the limited mode answers."""
+    fake_bot.silent = True
+    cid = start(client)
+    response = say(client, cid, "Wie ändere ich die Rechnungsadresse?")
+    _customer, answer = response.get_json()["messages"]
+    assert answer["limited"] is True and answer["sender"] == "bot"
+    assert answer["text"].startswith(LIMITED_PREFIX)
+    assert [m.sender for m in stored(app, cid)] == ["customer", "bot"]  # kept, answered once
+
+
+def test_action_server_down_offers_a_human(app, client, fake_bot, fake_kb):
+    """Without the action server there is no KB either: the customer is offered a human,
+    and the button works although the bot's handoff action cannot run."""
+    fake_bot.silent = fake_kb.down = True
+    cid = start(client)
+    reply = say(client, cid, "Meine Rechnung ist falsch").get_json()["messages"][1]
+    assert reply["text"] == UNAVAILABLE and reply["limited"] is True
+    button = reply["buttons"][0]
+    response = say(client, cid, button["payload"], display=button["title"])
+    body = response.get_json()
+    assert body["state"] == "waiting"
+    assert body["messages"][1]["text"] == HANDOFF_WITHOUT_BOT
+    assert fake_bot.sent[-1][1] == "/human_handoff"  # the bot was asked first
+    senders = [m.sender for m in stored(app, cid)]
+    assert senders == ["customer", "bot", "customer", "system"]
 
 
 def test_rasa_down_and_a_button_pressed(app, client, fake_bot):

@@ -3,7 +3,8 @@ the conversation and to the agents once it is handed off; agents reply and hand 
 
 Plain functions over a SQLAlchemy session; the Flask views are thin wrappers. Codes are
 forwarded to the bot as typed but stored masked. Who has the conversation follows
-:mod:`core.ownership`; while Rasa is down, :mod:`web.services.limited` answers.
+:mod:`core.ownership`; while Rasa or the action server is down, :mod:`web.services.limited`
+answers.
 """
 
 from __future__ import annotations
@@ -132,18 +133,35 @@ def customer_turn(
     try:
         replies = channels.bot.send(conversation.id, text, metadata)
     except RasaUnavailable as exc:
-        log.warning("Rasa unavailable, answering from the KB: %s", exc)
-        if payload is not None:
-            out = limited_payload(session, conversation, payload, channels)
-        else:
-            out = limited_answer(session, conversation, text, channels)
+        log.warning("Rasa unavailable, answering in limited mode: %s", exc)
+        out = _limited(session, conversation, text, payload, channels)
         session.flush()
         return [customer, *out]
     out = _bot_messages(session, conversation, replies if isinstance(replies, list) else [])
+    if not out:
+        # Every rule of the bot answers through a custom action, so silence means an action
+        # failed: the action server is down or restarting (Rasa logs it and goes on without
+        # a word). The customer gets the limited mode's answer instead, and a human.
+        log.warning("Rasa answered nothing (action server down?), answering in limited mode")
+        out = _limited(session, conversation, text, payload, channels)
+        session.flush()
+        return [customer, *out]
     if any("handoff" in m.data for m in out):
         hand_off(session, conversation)
     session.flush()
     return [customer, *out]
+
+
+def _limited(
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    payload: str | None,
+    channels: Channels,
+) -> list[ChatMessage]:
+    if payload is not None:
+        return limited_payload(session, conversation, payload, channels)
+    return limited_answer(session, conversation, text, channels)
 
 
 def take_over(session: Session, conversation: Conversation, agent_id: int, bot: Bot) -> None:

@@ -1,6 +1,8 @@
-"""Answers while Rasa is down: the web app answers from the KB itself, says that service is
-limited, and still hands over to a human or answers a chosen guide. The KB's verdict is the
-bot's: an answer, the guides to choose from, or that none covers the question."""
+"""Answers while Rasa is down (or up without its action server): the web app answers from the
+KB itself, says that service is limited, and still hands over to a human or answers a chosen
+guide. The KB's verdict is the bot's: an answer, the guides to choose from, or that none
+covers the question. When the KB is away too (it lives in the action server), the customer
+is offered a human."""
 
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from web.services.conversation import (
 
 LIMITED_PREFIX = "Unser Assistent ist gerade nur eingeschränkt verfügbar. Aus unseren Anleitungen:"
 UNAVAILABLE = (
-    "Unser Assistent ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
+    "Unser Assistent ist gerade nur eingeschränkt verfügbar und kann Ihre Nachricht nicht "
+    "bearbeiten. Bitte versuchen Sie es in einigen Minuten erneut, oder sprechen Sie mit "
+    "einem Mitarbeiter des Supports."
 )
 HANDOFF_WITHOUT_BOT = (
     "Ich leite Ihr Anliegen an einen Mitarbeiter des Supports weiter. Bitte haben Sie etwas "
@@ -41,7 +45,7 @@ def limited_answer(session: Session, conversation: Conversation, text: str, chan
     try:
         answer = channels.kb.answer(text)
     except (KbUnavailable, KbQueryError):
-        return [add_message(session, conversation, "system", UNAVAILABLE, limited=True)]
+        return [_unavailable(session, conversation)]
     data: dict[str, Any] = {"limited": True, "confidence": answer.get("confidence")}
     choices = choices_of(answer.get("choices"))
     answered = bool(answer.get("answerable")) and answer.get("article_id") is not None
@@ -72,6 +76,14 @@ def limited_answer(session: Session, conversation: Conversation, text: str, chan
     else:
         return [_not_covered(session, conversation, text, channels)]
     return [add_message(session, conversation, "bot", body, **data)]
+
+
+def _unavailable(session: Session, conversation: Conversation) -> ChatMessage:
+    """Neither the bot nor the KB can answer: a human can. A bot message, so that its button
+    counts as offered (web.services.chat reads the bot's buttons)."""
+    return add_message(
+        session, conversation, "bot", UNAVAILABLE, limited=True, buttons=[HANDOFF_BUTTON]
+    )
 
 
 def _not_covered(
@@ -141,7 +153,7 @@ def _limited_choice(
     try:
         answer = channels.kb.answer(query, article_id)
     except KbUnavailable:
-        return [add_message(session, conversation, "system", UNAVAILABLE, limited=True)]
+        return [_unavailable(session, conversation)]
     except KbQueryError:
         return [add_message(session, conversation, "system", clarify.GUIDE_GONE, limited=True)]
     record_choice(
@@ -170,4 +182,4 @@ def limited_payload(session: Session, conversation: Conversation, payload: str, 
         return [add_message(session, conversation, "system", THANKS_WITHOUT_BOT, limited=True)]
     if clarify.parse_payload(payload)[0]:
         return _limited_choice(session, conversation, payload, channels)
-    return [add_message(session, conversation, "system", UNAVAILABLE, limited=True)]
+    return [_unavailable(session, conversation)]
