@@ -20,7 +20,7 @@ BOT_SOURCES := bot/config.yml bot/domain.yml $(wildcard bot/data/*.yml bot/compo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast test-quality test-services lint format bench index bot clean
+.PHONY: run test test-fast test-quality test-services deploy-test lint format bench index bot clean
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON311) -m venv $(VENV)
@@ -82,12 +82,18 @@ test-fast: $(VENV_STAMP)
 test-quality: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/python -m pytest -m quality
 
+# The production layout on this machine: nginx, two replicas of every server, PostgreSQL and
+# Redis (tests/deploy; make test runs it too). Brought up, checked and torn down.
+deploy-test: $(MODEL_STAMP) $(BOT_MODEL) test-services
+	$(BIN)/python -m pytest -m deploy
+
 bench: $(MODEL_STAMP) $(BOT_MODEL)
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.speed
 	$(BIN)/python -m bench.nlu
 	$(BIN)/python -m bench.dialogue
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.deploy
 
 clean:
 	rm -rf $(DATA)/index build

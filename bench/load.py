@@ -49,7 +49,7 @@ from bench.load_scripts import WRONG_CODES_PER_CUSTOMER, Scripts, Step, kb_quest
 from bench.private_stack import load_demo_data, private_settings
 from bench.rss import MemorySampler, cpu_seconds, process_tree
 from core.settings import Settings, load_settings
-from helpdesk.stack import Stack, bot_model_path
+from helpdesk.stack import ServerProcess, Stack, bot_model_path
 from support.code_format import mask_codes
 
 KINDS = ("kb", "feedback", "verify", "code", "code_wrong", "handoff")
@@ -391,9 +391,11 @@ def print_report(result: dict[str, Any], customers: list[Customer]) -> None:
     )
 
 
-def memory_report(stack: Stack, sampler: MemorySampler) -> dict[str, dict[str, Any]]:
+def memory_report(
+    servers: list[ServerProcess], sampler: MemorySampler
+) -> dict[str, dict[str, Any]]:
     report = {}
-    for server in stack.servers:
+    for server in servers:
         assert server.process is not None
         tree = process_tree(server.process.pid)
         report[server.name] = {
@@ -472,6 +474,32 @@ def warm_up(base_url: str) -> None:
             ).raise_for_status()
 
 
+def run_customers(base_url: str, args: argparse.Namespace) -> tuple[list[Customer], float]:
+    """``args.users`` customers against ``base_url`` for ``args.duration`` seconds; they and
+    the seconds until the last answer came in."""
+    print(f"{args.users} customers for {args.duration:g} s ...", file=sys.stderr)
+    started = time.monotonic()
+    customers = [
+        Customer(
+            n,
+            base_url,
+            think=args.think,
+            deadline=started + args.duration,
+            timeout=args.timeout,
+            seed=args.seed,
+            same_address=args.same_address,
+        )
+        for n in range(args.users)
+    ]
+    for customer in customers:
+        customer.start()
+    for customer in customers:
+        customer.join()
+    # Until the last answer came in: customers stop once the time is up.
+    last = max((s.done for c in customers for s in c.samples), default=started)
+    return customers, max(last - started, 1e-9)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="helpdesk-load-") as tmp:
@@ -485,30 +513,10 @@ def main(argv: list[str] | None = None) -> int:
             sampler = MemorySampler(pids)
             sampler.start()
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            print(f"{args.users} customers for {args.duration:g} s ...", file=sys.stderr)
-            started = time.monotonic()
-            customers = [
-                Customer(
-                    n,
-                    base_url,
-                    think=args.think,
-                    deadline=started + args.duration,
-                    timeout=args.timeout,
-                    seed=args.seed,
-                    same_address=args.same_address,
-                )
-                for n in range(args.users)
-            ]
-            for customer in customers:
-                customer.start()
-            for customer in customers:
-                customer.join()
-            # Until the last answer came in: customers stop once the time is up.
-            last = max((s.done for c in customers for s in c.samples), default=started)
-            elapsed = max(last - started, 1e-9)
+            customers, elapsed = run_customers(base_url, args)
             sampler.stop()
             cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-            memory = memory_report(stack, sampler)
+            memory = memory_report(stack.servers, sampler)
             for name, used in cpu.items():
                 memory[name]["cpu_s"] = round(used, 1)  # during the load, not the checks
             problems = lost_messages(base_url, [c for x in customers for c in x.conversations])

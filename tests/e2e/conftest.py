@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from helpdesk.ports import free_port
 from bench.private_stack import load_demo_data
 from core.db import make_engine, session_factory, session_scope
 from core.settings import Settings
+from helpdesk.ports import free_port
 from helpdesk.serve import send
 from helpdesk.stack import RASA_BIN, Stack, bot_model_path
 
@@ -75,6 +75,14 @@ CLARIFY_CANDIDATES = (
     "Ich brauche eine Kopie meiner Rechnung",
     "Wie kann ich meine Rechnung herunterladen?",
 )
+
+
+def with_sentence(body: str, heading: str, sentence: str) -> str:
+    """``body`` with ``sentence`` as the first paragraph of the section ``heading``: the
+    extractive answer shows whole sections, so it appears in the widget's answer."""
+    line = re.compile(rf"^(#{{2,6}}[ \t]+{re.escape(heading)}[ \t]*)$", re.MULTILINE)
+    assert line.search(body), f"no section {heading!r} in the article"
+    return line.sub(lambda m: f"{m.group(1)}\n\n{sentence}", body, count=1)
 
 
 def text_of(messages: list[dict]) -> str:

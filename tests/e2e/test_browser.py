@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e import browser
-from tests.e2e.conftest import CLARIFY_CANDIDATES
+from tests.e2e.conftest import CLARIFY_CANDIDATES, with_sentence
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements-dev)")
 from playwright.sync_api import (  # after the skip above
@@ -288,14 +288,6 @@ def ask_fresh(chat: FrameLocator, question: str):
     expect(chat.locator(".hd-msg")).to_have_count(0)
     say(chat, question)
     return last_bot(chat)
-
-
-def with_sentence(body: str, heading: str, sentence: str) -> str:
-    """``body`` with ``sentence`` as the first paragraph of the section ``heading``: the
-    extractive answer shows whole sections, so it appears in the widget's answer."""
-    line = re.compile(rf"^(#{{2,6}}[ \t]+{re.escape(heading)}[ \t]*)$", re.MULTILINE)
-    assert line.search(body), f"no section {heading!r} in the article"
-    return line.sub(lambda m: f"{m.group(1)}\n\n{sentence}", body, count=1)
 
 
 def publish(page: Page, body: str) -> float:
