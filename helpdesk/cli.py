@@ -222,6 +222,31 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    """The KB files brought to what the database has published: a backup, or a commit."""
+    from core.db import get_sessionmaker, session_scope
+    from kb.replica import Replica
+    from kb.revisions import kb_lock
+    from kb.store import ArticleStore
+
+    settings = load_settings()
+    replica = Replica(ArticleStore(settings.kb_dir))
+    with kb_lock(settings.data_dir), session_scope(get_sessionmaker(settings)) as session:
+        changes = replica.catch_up(session)
+    for article_id in changes.articles:
+        print(f"geschrieben  {article_id:>5}")
+    if changes.scope:
+        print("geschrieben  Liste der nicht abgedeckten Themen")
+    for path in changes.kept:
+        print(f"behalten     {path} (hier geändert, in keiner Version der Datenbank)")
+    print(
+        f"{len(changes.articles)} Artikel aus der Datenbank geschrieben; {settings.kb_dir} "
+        "entspricht dem veröffentlichten Stand"
+        + (f", bis auf {len(changes.kept)} hier geänderte Datei(en)." if changes.kept else ".")
+    )
+    return EXIT_FAILED if changes.kept else EXIT_OK
+
+
 def cmd_demo_load(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
@@ -310,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--lang", default="de")
     imp.add_argument("--no-index", action="store_true", help="den Suchindex nicht aktualisieren")
+    add(
+        "export",
+        cmd_kb_export,
+        "Die Artikeldateien auf den veröffentlichten Stand der Datenbank bringen",
+        kb_commands,
+    )
     demo = add("demo", lambda a: EXIT_USAGE, "Demodaten verwalten")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)
     add(

@@ -41,6 +41,8 @@ class Changes:
 
     articles: list[int] = field(default_factory=list)  # ids whose file was (re)written
     scope: bool = False  # out_of_scope.yml was rewritten
+    # Files left alone: their text is in no revision (edited on this machine).
+    kept: list[Path] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.articles) or self.scope
@@ -66,12 +68,17 @@ class Replica:
             for article_id, newest in _newest_per_article(session).items():
                 if self.applied.get(article_id) == newest:
                     continue
-                if _apply_article(session, self.store, article_id):
+                written, kept = _apply_article(session, self.store, article_id)
+                if written:
                     changes.articles.append(article_id)
+                if kept is not None:
+                    changes.kept.append(kept)
                 self.applied[article_id] = newest
             newest_scope = session.scalar(select(func.max(ScopeRevision.id))) or 0
             if newest_scope != self.scope_applied:
-                changes.scope = _apply_scope(session, self.store.kb_dir)
+                changes.scope, kept = _apply_scope(session, self.store.kb_dir)
+                if kept is not None:
+                    changes.kept.append(kept)
                 self.scope_applied = newest_scope
             self.fingerprint = now
             if changes:
@@ -100,12 +107,15 @@ def _newest_per_article(session: Session) -> dict[int, int]:
     return {article_id: newest for article_id, newest in session.execute(query)}
 
 
-def _apply_article(session: Session, store: ArticleStore, article_id: int) -> bool:
-    """Write the article's published text into its file; True if the file changed."""
+def _apply_article(
+    session: Session, store: ArticleStore, article_id: int
+) -> tuple[bool, Path | None]:
+    """Write the article's published text into its file: whether the file changed, and the
+    file if it was kept because its text is in no revision."""
     revisions = history(session, article_id)
     written = written_revision(revisions)
     if written is None:
-        return False
+        return False, None
     current = catalog.find(store, article_id)
     path = current.path if current is not None else None
     if path is None:
@@ -114,7 +124,7 @@ def _apply_article(session: Session, store: ArticleStore, article_id: int) -> bo
     if path is not None and path.exists():
         text = path.read_text(encoding="utf-8", errors="replace")
         if text == written.text:
-            return False
+            return False, None
         if text not in {r.text for r in revisions}:
             log.warning(
                 "article %d: %s differs from every revision in the database (edited on this "
@@ -122,24 +132,24 @@ def _apply_article(session: Session, store: ArticleStore, article_id: int) -> bo
                 article_id,
                 path,
             )
-            return False
+            return False, path
     else:
         path = store.path_for(parse_article(written.text))
     store.write_text(path, written.text, article_id)
-    return True
+    return True, None
 
 
-def _apply_scope(session: Session, kb_dir: Path) -> bool:
+def _apply_scope(session: Session, kb_dir: Path) -> tuple[bool, Path | None]:
     revisions = scope.history(session)
     if not revisions:
-        return False
+        return False, None
     newest = revisions[-1].text
     path = scope.path_of(kb_dir)
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
     if text == newest:
-        return False
+        return False, None
     if text is not None and text not in {r.text for r in revisions}:
         log.warning("%s differs from every revision in the database; kept.", path)
-        return False
+        return False, path
     atomic_write(path, newest)
-    return True
+    return True, None

@@ -94,8 +94,15 @@ def kb_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, kb_copy: Path) -> Settings:
+    var = tmp_path / "var"
+    # The databases too: derived from the real data folder, they would be the developer's.
     return dataclasses.replace(
-        load_settings(), kb_dir=kb_copy, data_dir=tmp_path / "var", repo_root=tmp_path
+        load_settings(),
+        kb_dir=kb_copy,
+        data_dir=var,
+        repo_root=tmp_path,
+        database_url=f"sqlite:///{var / 'helpdesk.db'}",
+        tracker_store_url=f"sqlite:///{var / 'rasa-tracker.db'}",
     )
 
 

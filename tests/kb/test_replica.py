@@ -150,7 +150,8 @@ def test_a_hand_edit_on_the_other_machine_is_kept(db, here, there, editor):
     hand_edit = path.read_text(encoding="utf-8") + "\nVon Hand ergänzt.\n"
     path.write_text(hand_edit, encoding="utf-8")
     _publish(db, here, ARTICLE, editor, body="Neuer Text auf Maschine A.\n")
-    assert not replica.catch_up(db).articles
+    changes = replica.catch_up(db)
+    assert not changes.articles and changes.kept == [path]
     assert path.read_text(encoding="utf-8") == hand_edit
 
 
