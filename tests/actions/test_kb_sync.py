@@ -4,7 +4,6 @@ are written from the database and the article is re-indexed (actions/kb_sync.py)
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shutil
 import time
 from pathlib import Path
@@ -15,12 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions.kb_sync import KbSync
 from actions.runtime import Runtime
 from core.users import add_user
-from kb import revisions
-from kb.article_input import ArticleInput, categories
 from kb.store import ArticleStore
 from retrieval.retriever import Retriever
 from tests.db_fixtures import CODE_KEY
 from tests.fakes import FakeEmbedder
+from tests.kb.publishing import publish
 
 ARTICLE = 3
 WORD = "Brieftaubenzustellung"
@@ -39,24 +37,10 @@ def machine_b(settings, tmp_path: Path, sessions: sessionmaker[Session]) -> Runt
 
 
 def _publish_on_a(settings, sessions: sessionmaker[Session]) -> None:
-    store = ArticleStore(settings.kb_dir)
     with sessions() as db:
         editor = add_user(db, "anna", "richtig-langes-passwort", "editor")
-        copy = revisions.working_copy(db, store, ARTICLE)
-        body = f"{copy.working.body}\n## Sonderfall\n\nDie {WORD} ist ausgeschlossen.\n"
-        data = dataclasses.replace(ArticleInput.from_article(copy.working), body=body)
-        revisions.save(
-            db,
-            store,
-            ARTICLE,
-            data,
-            base=copy.newest.number,
-            publish=True,
-            author_id=editor.id,
-            allowed_categories=categories(store.kb_dir),
-            today=dt.date(2031, 5, 4),
-        )
-        db.commit()
+        section = f"## Sonderfall\n\nDie {WORD} ist ausgeschlossen."
+        publish(db, ArticleStore(settings.kb_dir), ARTICLE, author_id=editor.id, append=section)
 
 
 def _found(runtime: Runtime) -> bool:

@@ -3,8 +3,6 @@ published (through any machine), for a backup or a commit to git."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -12,9 +10,9 @@ import pytest
 
 from core.db import get_sessionmaker, session_scope
 from helpdesk import cli
-from kb import catalog, revisions
-from kb.article_input import ArticleInput, categories
+from kb import catalog
 from kb.store import ArticleStore
+from tests.kb.publishing import publish
 
 ARTICLE = 3
 SENTENCE = "Dieser Satz kam über die Datenbank."
@@ -32,23 +30,8 @@ def export_dir(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 def _publish_elsewhere(settings) -> None:
-    store = ArticleStore(settings.kb_dir)
     with session_scope(get_sessionmaker(settings)) as db:
-        copy = revisions.working_copy(db, store, ARTICLE)
-        data = dataclasses.replace(
-            ArticleInput.from_article(copy.working), body=f"{copy.working.body}\n{SENTENCE}\n"
-        )
-        revisions.save(
-            db,
-            store,
-            ARTICLE,
-            data,
-            base=copy.newest.number,
-            publish=True,
-            author_id=None,
-            allowed_categories=categories(store.kb_dir),
-            today=dt.date(2031, 5, 4),
-        )
+        publish(db, ArticleStore(settings.kb_dir), ARTICLE, append=SENTENCE)
 
 
 def test_export_writes_what_was_published_elsewhere(settings, export_dir, capsys):

@@ -4,17 +4,20 @@ demo data. Messages go through Rasa's REST webhook, as the web app sends them.""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from bench.private_stack import load_demo_data
 from core.db import make_engine, session_factory, session_scope
-from core.settings import Settings
+from core.settings import Settings, load_settings
 from helpdesk.ports import free_port
 from helpdesk.serve import send
 from helpdesk.stack import RASA_BIN, Stack, bot_model_path
@@ -41,14 +44,38 @@ def stack_settings(real_settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(stack_settings: Settings) -> Iterator[Stack]:
-    from core.settings import load_settings
-
     model = bot_model_path(load_settings())
     if not model.is_file() or not RASA_BIN.exists():
         pytest.fail("the trained bot and .venv-rasa are needed: run 'make test' (it trains)")
     load_demo_data(stack_settings)
     with Stack(stack_settings, model=model) as running:
         yield running
+
+
+@contextlib.contextmanager
+def own_stack(stack_settings: Settings, var: Path, **overrides: object) -> Iterator[Stack]:
+    """A stack of a test module's own (settings the shared stack does not have), with its
+    own data, ports and demo data; the shared stack's vectors are reused, not encoded again."""
+    model = bot_model_path(load_settings())
+    if not model.is_file() or not RASA_BIN.exists():
+        pytest.fail("the trained bot and .venv-rasa are needed: run 'make test' (it trains)")
+    settings = dataclasses.replace(
+        stack_settings,
+        data_dir=var,
+        database_url=f"sqlite:///{var / 'helpdesk.db'}",
+        tracker_store_url=f"sqlite:///{var / 'rasa-tracker.db'}",
+        rasa_port=free_port(),
+        action_port=free_port(),
+        web_port=free_port(),
+        **overrides,
+    )
+    if stack_settings.index_dir.is_dir():
+        shutil.copytree(
+            stack_settings.index_dir, settings.index_dir, ignore=shutil.ignore_patterns(".lock")
+        )
+    load_demo_data(settings)
+    with Stack(settings, model=model) as stack:
+        yield stack
 
 
 Chat = Callable[[str], list[dict]]

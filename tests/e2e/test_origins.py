@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import time
 import uuid
@@ -16,10 +15,8 @@ import pytest
 import requests
 import yaml
 
-from bench.private_stack import load_demo_data
 from core.keys import rasa_api_token
-from core.settings import Settings, load_settings
-from helpdesk.ports import free_port
+from core.settings import Settings
 from helpdesk.rasa_config import (
     CHANNELS_FILE,
     REST_CHANNEL,
@@ -28,8 +25,9 @@ from helpdesk.rasa_config import (
     credentials,
     write_credentials,
 )
-from helpdesk.stack import BOT_DIR, RASA_BIN, Stack, bot_model_path
+from helpdesk.stack import BOT_DIR, RASA_BIN, Stack
 from tests.bot.test_bot_data import ENV
+from tests.e2e.conftest import own_stack
 
 SHOP = "https://shop.example.de"
 DEV = "http://localhost:3000"
@@ -170,27 +168,8 @@ def test_the_channels_pieces_in_the_rasa_environment(shop_settings):
 @pytest.fixture(scope="module")
 def origins_stack(stack_settings: Settings, tmp_path_factory) -> Iterator[Stack]:
     """Its own stack: one allowed origin besides the defaults' and one trusted proxy."""
-    model = bot_model_path(load_settings())
-    if not model.is_file() or not RASA_BIN.exists():
-        pytest.fail("the trained bot and .venv-rasa are needed: run 'make test' (it trains)")
     var = tmp_path_factory.mktemp("origins") / "var"
-    settings = dataclasses.replace(
-        stack_settings,
-        data_dir=var,
-        database_url=f"sqlite:///{var / 'helpdesk.db'}",
-        tracker_store_url=f"sqlite:///{var / 'rasa-tracker.db'}",
-        rasa_port=free_port(),
-        action_port=free_port(),
-        web_port=free_port(),
-        allowed_origins=(SHOP,),
-        trusted_proxies=1,
-    )
-    if stack_settings.index_dir.is_dir():
-        shutil.copytree(
-            stack_settings.index_dir, settings.index_dir, ignore=shutil.ignore_patterns(".lock")
-        )
-    load_demo_data(settings)
-    with Stack(settings, model=model) as stack:
+    with own_stack(stack_settings, var, allowed_origins=(SHOP,), trusted_proxies=1) as stack:
         yield stack
 
 

@@ -9,20 +9,17 @@ served by tests/e2e/webchat.py.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from bench.private_stack import load_demo_data
-from core.settings import Settings, load_settings
-from helpdesk.ports import free_port
+from core.settings import Settings
 from helpdesk.serve import send
-from helpdesk.stack import RASA_BIN, Stack, bot_model_path
+from helpdesk.stack import Stack
 from tests.e2e import browser
+from tests.e2e.conftest import own_stack
 from tests.e2e.webchat import BUNDLE, Site, have_webchat, webchat_site
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements-dev)")
@@ -61,26 +58,8 @@ def site() -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def webchat_stack(stack_settings: Settings, site: Site, tmp_path_factory) -> Iterator[Stack]:
     """A stack of its own that allows the page's origin and no other."""
-    model = bot_model_path(load_settings())
-    if not model.is_file() or not RASA_BIN.exists():
-        pytest.fail("the trained bot and .venv-rasa are needed: run 'make test' (it trains)")
     var = tmp_path_factory.mktemp("webchat") / "var"
-    settings = dataclasses.replace(
-        stack_settings,
-        data_dir=var,
-        database_url=f"sqlite:///{var / 'helpdesk.db'}",
-        tracker_store_url=f"sqlite:///{var / 'rasa-tracker.db'}",
-        rasa_port=free_port(),
-        action_port=free_port(),
-        web_port=free_port(),
-        allowed_origins=(site.origin,),
-    )
-    if stack_settings.index_dir.is_dir():  # the vectors are reused, not encoded again
-        shutil.copytree(
-            stack_settings.index_dir, settings.index_dir, ignore=shutil.ignore_patterns(".lock")
-        )
-    load_demo_data(settings)
-    with Stack(settings, model=model) as stack:
+    with own_stack(stack_settings, var, allowed_origins=(site.origin,)) as stack:
         yield stack
 
 

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from core.db import get_sessionmaker
 from core.kb_records import ArticleRevision
 from core.users import add_user
 from kb import catalog, revisions, scope
 from kb.article_input import ArticleInput, categories
 from kb.replica import Replica
 from kb.store import ArticleStore
+from tests.kb.publishing import TODAY, publish
 
-TODAY = dt.date(2031, 5, 4)
 ARTICLE = 3  # published in the test KB
-
-
-@pytest.fixture
-def db(settings, tmp_path: Path):
-    maker = get_sessionmaker(
-        dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'kb.db'}")
-    )
-    session = maker()
-    yield session
-    session.close()
 
 
 @pytest.fixture
@@ -59,28 +47,10 @@ def _text(store: ArticleStore, article_id: int) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _publish(db, store, article_id: int, editor: int, **changes) -> revisions.Saved:
-    copy = revisions.working_copy(db, store, article_id)
-    data = dataclasses.replace(ArticleInput.from_article(copy.working), **changes)
-    saved = revisions.save(
-        db,
-        store,
-        article_id,
-        data,
-        base=copy.newest.number,
-        publish=True,
-        author_id=editor,
-        allowed_categories=categories(store.kb_dir),
-        today=TODAY,
-    )
-    db.commit()
-    return saved
-
-
 def test_a_published_change_reaches_the_other_machine(db, here, there, editor):
     replica = Replica(there)
     assert not replica.catch_up(db)  # nothing published yet: nothing to write
-    _publish(db, here, ARTICLE, editor, body="Neuer Text auf Maschine A.\n")
+    publish(db, here, ARTICLE, author_id=editor, body="Neuer Text auf Maschine A.\n")
     changes = replica.catch_up(db)
     assert changes.articles == [ARTICLE]
     assert _text(there, ARTICLE) == _text(here, ARTICLE)
@@ -149,7 +119,7 @@ def test_a_hand_edit_on_the_other_machine_is_kept(db, here, there, editor):
     assert path is not None
     hand_edit = path.read_text(encoding="utf-8") + "\nVon Hand ergänzt.\n"
     path.write_text(hand_edit, encoding="utf-8")
-    _publish(db, here, ARTICLE, editor, body="Neuer Text auf Maschine A.\n")
+    publish(db, here, ARTICLE, author_id=editor, body="Neuer Text auf Maschine A.\n")
     changes = replica.catch_up(db)
     assert not changes.articles and changes.kept == [path]
     assert path.read_text(encoding="utf-8") == hand_edit
@@ -162,33 +132,25 @@ def test_a_revision_committed_late_with_a_lower_id_is_not_missed(db, here, there
     other = 5
     for opened in (ARTICLE, other):  # the editor records the deployed files first
         revisions.working_copy(db, here, opened)
-    first = _text(here, ARTICLE).replace("\n---\n", "\n---\nZuerst sichtbar.\n", 1)
-    db.add(
-        ArticleRevision(
-            id=50,
-            article_id=ARTICLE,
-            number=2,
-            kind="published",
-            title="x",
-            text=first,
-            author_id=editor,
+
+    def published_with_id(revision_id: int, article_id: int, sentence: str) -> None:
+        text = _text(here, article_id).replace("\n---\n", f"\n---\n{sentence}\n", 1)
+        db.add(
+            ArticleRevision(
+                id=revision_id,
+                article_id=article_id,
+                number=2,
+                kind="published",
+                title="x",
+                text=text,
+                author_id=editor,
+            )
         )
-    )
-    db.commit()
+        db.commit()
+
+    published_with_id(50, ARTICLE, "Zuerst sichtbar.")
     assert replica.catch_up(db).articles == [ARTICLE]
-    late = _text(here, other).replace("\n---\n", "\n---\nSpät sichtbar.\n", 1)
-    db.add(
-        ArticleRevision(
-            id=10,
-            article_id=other,
-            number=2,
-            kind="published",
-            title="y",
-            text=late,
-            author_id=editor,
-        )
-    )
-    db.commit()
+    published_with_id(10, other, "Spät sichtbar.")  # a lower id, seen only now
     assert replica.catch_up(db).articles == [other]
     assert "Spät sichtbar." in _text(there, other)
 

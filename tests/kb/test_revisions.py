@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from core.db import get_sessionmaker
 from core.users import add_user
 from kb import catalog, revisions
 from kb.article import read_article
@@ -19,16 +18,6 @@ from kb.store import ArticleStore
 
 TODAY = dt.date(2031, 5, 4)
 ARTICLE = 3  # "Rechnungsadresse hinzufügen", published
-
-
-@pytest.fixture
-def db(settings, tmp_path: Path):
-    maker = get_sessionmaker(
-        dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'kb.db'}")
-    )
-    session = maker()
-    yield session
-    session.close()
 
 
 @pytest.fixture

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import pytest
 import yaml
 
-from core.db import get_sessionmaker
 from core.users import add_user
 from kb import scope
 from kb.revisions import Invalid
-
-
-@pytest.fixture
-def db(settings, tmp_path: Path):
-    maker = get_sessionmaker(
-        dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'scope.db'}")
-    )
-    session = maker()
-    yield session
-    session.close()
 
 
 def test_adding_a_topic_keeps_the_file_and_records_who(db, settings):

@@ -4,7 +4,6 @@ shows in its guide pages and its editor without a restart (web/kb_replica.py).""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import pytest
 from flask import Flask
 
 from core.db import get_sessionmaker, session_scope
-from kb import revisions
-from kb.article_input import ArticleInput, categories
 from kb.store import ArticleStore
+from tests.kb.publishing import publish
 from tests.web.conftest import PASSWORD, csrf_token
 from tests.web.fakes import FakeBot, FakeKb
 from web import create_app
@@ -35,25 +33,9 @@ def replica_b(web_settings, tmp_path: Path) -> Flask:
     )
 
 
-def _publish_through_a(web_settings, *, title: str | None = None) -> None:
-    store = ArticleStore(web_settings.kb_dir)
+def _publish_through_a(web_settings, **changes) -> None:
     with session_scope(get_sessionmaker(web_settings)) as db:
-        copy = revisions.working_copy(db, store, ARTICLE)
-        changes = {"body": f"{copy.working.body}\n{SENTENCE}\n"}
-        if title:
-            changes["title"] = title
-        data = dataclasses.replace(ArticleInput.from_article(copy.working), **changes)
-        revisions.save(
-            db,
-            store,
-            ARTICLE,
-            data,
-            base=copy.newest.number,
-            publish=True,
-            author_id=None,
-            allowed_categories=categories(store.kb_dir),
-            today=dt.date(2031, 5, 4),
-        )
+        publish(db, ArticleStore(web_settings.kb_dir), ARTICLE, append=SENTENCE, **changes)
 
 
 def test_guide_page_on_b_shows_what_a_published(app, web_settings, replica_b):
