@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 
 from kb import revisions
 from kb.article import LANGUAGES
@@ -318,6 +319,14 @@ def save(article_id: int):
             db.commit()
             flash(str(exc), "error")
             return _form(data, copy=copy, base=base, errors=exc.errors, status=422)
+        except IntegrityError:
+            # Saved through another machine in the same moment: its revision took the number
+            # (the editor's lock is per machine). Nothing of this save was written.
+            db.rollback()
+            copy = _working_copy(article_id)
+            newer = Conflict(copy.newest, revisions.author_name(db, copy.newest))
+            db.commit()
+            return _conflict_page(newer, data, copy, article_id)
         db.commit()
     if action == "publish":
         done = "Der Artikel wurde veröffentlicht. Der Bot antwortet ab sofort mit diesem Text."

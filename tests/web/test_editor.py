@@ -298,6 +298,35 @@ def test_second_editor_is_told_and_nothing_is_overwritten(app, login, web_settin
     assert 'name="base_revision" value="2"' in html
 
 
+def test_a_save_through_another_machine_in_the_same_moment_is_a_conflict(
+    login, web_settings, monkeypatch
+):
+    """The editor's lock is per machine: two replicas may both pass the check of the base
+    revision. The database's one number per revision decides; the loser sees the conflict."""
+    from core.db import get_sessionmaker, session_scope
+    from kb import revisions
+    from tests.kb.publishing import publish
+
+    anna = login("editor")
+    form = _form(anna)  # records the file as revision 1 and commits it
+    checked = revisions._check_base
+
+    def other_machine_saves_meanwhile(session, history, base):
+        checked(session, history, base)
+        monkeypatch.setattr(revisions, "_check_base", checked)  # machine B checks normally
+        with session_scope(get_sessionmaker(web_settings)) as other:
+            publish(other, ArticleStore(web_settings.kb_dir), ARTICLE, body="Von Maschine B.")
+
+    monkeypatch.setattr(revisions, "_check_base", other_machine_saves_meanwhile)
+    form.update(body="Annas Fassung.", action="publish")
+    response = anna.post(f"/editor/articles/{ARTICLE}", data=form)
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert 'id="conflict"' in html
+    assert "Annas Fassung." in html.split('id="body"')[1]  # the text is still in the form
+    assert "Von Maschine B." in _path(web_settings).read_text(encoding="utf-8")
+
+
 def test_outside_file_change_becomes_an_imported_revision(login, web_settings):
     client = login("editor")
     form = _form(client)  # revision 1: the file as the editor first saw it
