@@ -24,6 +24,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import action_unavailable
 import action_validation
 import nlu_thread
 import socketio_custom
@@ -33,6 +34,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic.request import Request
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
+action_unavailable.install()
 action_validation.install()
 nlu_thread.install()
 socketio_custom.install()

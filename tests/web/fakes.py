@@ -25,8 +25,10 @@ class FakeBot:
     """Answers like the real bot's REST channel; ``handoff_on`` words trigger a handoff."""
 
     down: bool = False
-    # Up without its action server: Rasa takes the message and answers nothing.
+    # Up without its action server: Rasa takes the message and answers nothing (a form's
+    # check), or says it is limited (bot/action_unavailable.py).
     silent: bool = False
+    limited: bool = False
     handoff_on: tuple[str, ...] = ("mensch", "mitarbeiter")
     sent: list[tuple[str, str, dict]] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)
@@ -39,6 +41,13 @@ class FakeBot:
         self.sent.append((sender, text, metadata or {}))
         if self.silent:
             return []
+        if self.limited:
+            button = {"title": "Mit einem Mitarbeiter sprechen", "payload": "/human_handoff"}
+            text = "Unser Assistent ist gerade nur eingeschränkt verfügbar …"
+            return [
+                {"recipient_id": sender, "text": text, "buttons": [button]},
+                {"recipient_id": sender, "custom": {"limited": True}},
+            ]
         if any(word in text.lower() for word in self.handoff_on):
             return [
                 {

@@ -271,9 +271,11 @@ def test_rasa_and_kb_down_say_so_in_german(client, fake_bot, fake_kb):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_action_server_down_answers_from_the_kb_marked_limited(app, client, fake_bot):
-    """Rasa is up but says nothing (its custom actions fail): the limited mode answers."""
-    fake_bot.silent = True
+@pytest.mark.parametrize("bot_says", ["nothing", "limited"])
+def test_action_server_down_answers_from_the_kb_marked_limited(app, client, fake_bot, bot_says):
+    """Rasa is up but its custom actions fail: it says nothing (a form's check) or that it
+    is limited (bot/action_unavailable.py). The limited mode answers, once."""
+    fake_bot.silent, fake_bot.limited = bot_says == "nothing", bot_says == "limited"
     cid = start(client)
     response = say(client, cid, "Wie ändere ich die Rechnungsadresse?")
     _customer, answer = response.get_json()["messages"]
@@ -282,10 +284,12 @@ def test_action_server_down_answers_from_the_kb_marked_limited(app, client, fake
     assert [m.sender for m in stored(app, cid)] == ["customer", "bot"]  # kept, answered once
 
 
-def test_action_server_down_offers_a_human(app, client, fake_bot, fake_kb):
+@pytest.mark.parametrize("bot_says", ["nothing", "limited"])
+def test_action_server_down_offers_a_human(app, client, fake_bot, fake_kb, bot_says):
     """Without the action server there is no KB either: the customer is offered a human,
     and the button works although the bot's handoff action cannot run."""
-    fake_bot.silent = fake_kb.down = True
+    fake_bot.silent, fake_bot.limited = bot_says == "nothing", bot_says == "limited"
+    fake_kb.down = True
     cid = start(client)
     reply = say(client, cid, "Meine Rechnung ist falsch").get_json()["messages"][1]
     assert reply["text"] == UNAVAILABLE and reply["limited"] is True

@@ -137,19 +137,26 @@ def customer_turn(
         out = _limited(session, conversation, text, payload, channels)
         session.flush()
         return [customer, *out]
-    out = _bot_messages(session, conversation, replies if isinstance(replies, list) else [])
-    if not out:
-        # Every rule of the bot answers through a custom action, so silence means an action
-        # failed: the action server is down or restarting (Rasa logs it and goes on without
-        # a word). The customer gets the limited mode's answer instead, and a human.
-        log.warning("Rasa answered nothing (action server down?), answering in limited mode")
+    replies = [r for r in replies if isinstance(r, dict)] if isinstance(replies, list) else []
+    if not replies or any(_limited_by_the_bot(reply) for reply in replies):
+        # A custom action failed: the action server is down or restarting. Rasa then says so
+        # (bot/action_unavailable.py), or nothing for a form's check. The limited mode here
+        # answers instead: it can still reach the KB or hand over without the bot, which the
+        # bot cannot while its actions fail. Nothing of the bot's reply is stored.
+        log.warning("Rasa could not run its actions (action server down?): limited mode")
         out = _limited(session, conversation, text, payload, channels)
         session.flush()
         return [customer, *out]
+    out = _bot_messages(session, conversation, replies)
     if any("handoff" in m.data for m in out):
         hand_off(session, conversation)
     session.flush()
     return [customer, *out]
+
+
+def _limited_by_the_bot(reply: dict) -> bool:
+    custom = reply.get("custom")
+    return isinstance(custom, dict) and custom.get("limited") is True
 
 
 def _limited(
