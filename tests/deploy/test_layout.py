@@ -205,11 +205,11 @@ def test_edit_through_a_is_answered_through_b_within_5_s(layout):
     published = time.monotonic()
     answered = indexed = None
     while time.monotonic() - published < PUBLISH_BUDGET_S + 10 and not (answered and indexed):
-        elapsed = time.monotonic() - published
+        # Counted until the check that saw it returned: the customer had the answer then.
         if answered is None and sentence in _text(Customer(web_b).say(QUESTION)):
-            answered = elapsed
+            answered = time.monotonic() - published
         if indexed is None and all(_in_index(layout, n.name, sentence) for n in layout.nodes):
-            indexed = elapsed
+            indexed = time.monotonic() - published
         time.sleep(0.2)
     print(f"published through A → answered through B: {answered} s, in every index: {indexed} s")
     assert answered is not None and answered <= PUBLISH_BUDGET_S
