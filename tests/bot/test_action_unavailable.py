@@ -4,15 +4,12 @@ nothing; a form's validation still fails rather than letting a value through unc
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from helpdesk.ports import free_port
-from helpdesk.stack import BOT_DIR, RASA_BIN
-from tests.bot.test_bot_data import ENV
+from tests.bot.rasa_check import run_check
 
 pytestmark = pytest.mark.slow
 CHECK = Path(__file__).with_name("action_unavailable_check.py")
@@ -20,19 +17,7 @@ CHECK = Path(__file__).with_name("action_unavailable_check.py")
 
 @pytest.fixture(scope="module")
 def seen() -> dict:
-    python = RASA_BIN.parent / "python"
-    if not python.exists():
-        pytest.fail(f"{python} is missing: 'make test' creates it")
-    result = subprocess.run(
-        [str(python), str(CHECK), str(free_port())],
-        cwd=BOT_DIR,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_check(CHECK, str(free_port()), timeout=180)
 
 
 def test_a_failed_action_answers_limited_with_a_human_on_offer(seen) -> None:

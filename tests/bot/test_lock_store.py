@@ -4,14 +4,11 @@ within one."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpdesk.stack import BOT_DIR, RASA_BIN
-from tests.bot.test_bot_data import ENV
+from tests.bot.rasa_check import run_check
 
 pytestmark = pytest.mark.slow
 CHECK = Path(__file__).with_name("lock_store_check.py")
@@ -19,20 +16,7 @@ CHECK = Path(__file__).with_name("lock_store_check.py")
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory) -> dict:
-    python = RASA_BIN.parent / "python"
-    if not python.exists():
-        pytest.fail(f"{python} is missing: 'make test' creates it")
-    folder = tmp_path_factory.mktemp("locks")
-    result = subprocess.run(
-        [str(python), str(CHECK), str(folder)],
-        cwd=BOT_DIR,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_check(CHECK, str(tmp_path_factory.mktemp("locks")))
 
 
 def test_turns_of_one_conversation_never_overlap_and_keep_their_order(seen) -> None:

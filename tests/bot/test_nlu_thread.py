@@ -3,14 +3,11 @@ unchanged, one message at a time, and the event loop free meanwhile."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpdesk.stack import BOT_DIR, RASA_BIN
-from tests.bot.test_bot_data import ENV
+from tests.bot.rasa_check import run_check
 
 pytestmark = pytest.mark.slow
 CHECK = Path(__file__).with_name("nlu_thread_check.py")
@@ -19,15 +16,7 @@ SLOW = 0.3  # seconds each stand-in parse takes (nlu_thread_check.py)
 
 @pytest.fixture(scope="module")
 def seen() -> dict:
-    python = RASA_BIN.parent / "python"
-    if not python.exists():
-        pytest.fail(f"{python} is missing: 'make test' creates it")
-    result = subprocess.run(
-        [str(python), str(CHECK)], cwd=BOT_DIR, env=ENV, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_check(CHECK)
 
 
 def test_rasa_parse_results_come_back_unchanged(seen) -> None:
