@@ -40,9 +40,9 @@ class KbSync:
     def step(self, also: Iterable[int] = ()) -> IndexReport | None:
         """Catch up, then re-index what changed plus ``also`` (the ids an editor named)."""
         changes = self.files()
-        ids = sorted({*changes.articles, *also})
+        ids = sorted({*changes.articles, *changes.revised, *also})
         report = self.runtime.kb.reindex(ids) if ids else None
-        if changes.scope:
+        if changes.scope or changes.scope_revised:
             reload_scope(self.runtime.kb)
         return report
 

@@ -40,12 +40,16 @@ class Changes:
     """What one catch-up changed on this machine."""
 
     articles: list[int] = field(default_factory=list)  # ids whose file was (re)written
+    # Ids with a new revision since the previous look, whoever wrote their file (on one
+    # machine the web app writes the files an action server indexes): what to re-index.
+    revised: list[int] = field(default_factory=list)
     scope: bool = False  # out_of_scope.yml was rewritten
+    scope_revised: bool = False  # a new version of it since the previous look
     # Files left alone: their text is in no revision (edited on this machine).
     kept: list[Path] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.articles) or self.scope
+        return bool(self.articles or self.revised) or self.scope or self.scope_revised
 
 
 @dataclass
@@ -65,9 +69,12 @@ class Replica:
             if now == self.fingerprint:
                 return Changes()
             changes = Changes()
+            first_look = self.fingerprint is None
             for article_id, newest in _newest_per_article(session).items():
                 if self.applied.get(article_id) == newest:
                     continue
+                if not first_look:
+                    changes.revised.append(article_id)
                 written, kept = _apply_article(session, self.store, article_id)
                 if written:
                     changes.articles.append(article_id)
@@ -76,12 +83,13 @@ class Replica:
                 self.applied[article_id] = newest
             newest_scope = session.scalar(select(func.max(ScopeRevision.id))) or 0
             if newest_scope != self.scope_applied:
+                changes.scope_revised = not first_look
                 changes.scope, kept = _apply_scope(session, self.store.kb_dir)
                 if kept is not None:
                     changes.kept.append(kept)
                 self.scope_applied = newest_scope
             self.fingerprint = now
-            if changes:
+            if changes.articles or changes.scope:
                 log.info(
                     "KB files updated from the database: articles %s%s",
                     changes.articles,

@@ -80,3 +80,19 @@ def test_an_interval_of_zero_starts_no_thread(machine_b):
     sync = KbSync(runtime)
     sync.start()
     assert sync._thread is None
+
+
+def test_a_file_this_machines_web_app_wrote_is_still_reindexed(settings, sessions, tmp_path):
+    """One machine: the web app writes the file the action server indexes, and may have
+    asked another action server to re-index. The new revision alone must make this one
+    re-index."""
+    same_files = dataclasses.replace(settings, data_dir=tmp_path / "same", kb_sync_interval=0)
+    retriever = Retriever(same_files, embedder=FakeEmbedder())
+    retriever.load()
+    runtime = Runtime(settings=same_files, sessions=sessions, code_key=CODE_KEY, kb=retriever)
+    sync = KbSync(runtime)
+    sync.step()  # the first look: the index was built from these very files
+    _publish_on_a(settings, sessions)  # writes settings.kb_dir: this machine's files
+    assert not _found(runtime)
+    report = sync.step()  # nothing left to write, but a new revision: re-indexed
+    assert report is not None and _found(runtime)

@@ -164,3 +164,18 @@ def test_the_out_of_scope_list_follows(db, here, there, editor):
     db.commit()
     assert replica.catch_up(db).scope
     assert "Domainpreise" in scope.read_text(there.kb_dir)
+
+
+def test_new_revisions_are_named_even_when_the_file_was_written_here(db, here, editor):
+    """One machine: the web app wrote the file itself. Nothing is left to write, but the
+    article has changed since the last look, and the action server must re-index it."""
+    replica = Replica(here)
+    assert not replica.catch_up(db).revised  # the first look: no "since" yet
+    publish(db, here, ARTICLE, author_id=editor, body="Hier geschrieben.\n")
+    newest = scope.sync(db, here.kb_dir)
+    db.commit()
+    scope.add_topic(db, here.kb_dir, "Domainpreise", base=newest.number, author_id=editor)
+    db.commit()
+    changes = replica.catch_up(db)
+    assert changes.articles == [] and changes.revised == [ARTICLE]
+    assert not changes.scope and changes.scope_revised
