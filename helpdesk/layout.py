@@ -26,12 +26,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.settings import Settings, load_settings
 from helpdesk import nginx
 from helpdesk.ports import free_port
 from helpdesk.rasa_config import write_credentials, write_endpoints
-from helpdesk.stack import ServerProcess, Stack, StackError, bot_model_path
+from helpdesk.stack import ServerProcess, Stack, StackError, bot_model_path, wait_healthy
 from retrieval.embeddings import resolve_model
 
 NODE_NAMES = "abcdefgh"
@@ -51,7 +52,8 @@ class Node:
 
 
 def _redis_db(url: str, db: int) -> str:
-    return f"{url.rstrip('/').rsplit('/', 1)[0]}/{db}" if url.count("/") > 2 else f"{url}/{db}"
+    """The same Redis server, another of its numbered databases."""
+    return urlsplit(url)._replace(path=f"/{db}").geturl()
 
 
 class Layout:
@@ -114,7 +116,8 @@ class Layout:
         kb_dir = home / "kb"
         shutil.copytree(base.kb_dir, kb_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
         if (base.index_dir / "manifest.json").exists():  # only changes are encoded at start
-            shutil.copytree(base.index_dir, home / "var" / "index", ignore=_lock_files)
+            index = home / "var" / "index"
+            shutil.copytree(base.index_dir, index, ignore=shutil.ignore_patterns(".lock"))
         settings = dataclasses.replace(
             shared,
             kb_dir=kb_dir,
@@ -150,22 +153,7 @@ class Layout:
             raise StackError(f"{nginx.NGINX} is missing: run scripts/install-test-services.sh")
         for server in self.servers:
             server.start()
-        self.wait_healthy(self.servers, timeout)
-
-    def wait_healthy(self, servers: list[ServerProcess], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        waiting = list(servers)
-        while waiting:
-            for server in list(waiting):
-                assert server.process is not None
-                if server.process.poll() is not None:
-                    raise StackError(f"{server.name} exited:\n{server.log_tail()}")
-                if server.healthy():
-                    waiting.remove(server)
-            if waiting and time.monotonic() > deadline:
-                names = ", ".join(s.name for s in waiting)
-                raise StackError(f"not ready after {timeout:.0f} s: {names}")
-            time.sleep(0.3)
+        wait_healthy(self.servers, timeout)
 
     def kill(self, name: str) -> None:
         """SIGKILL, as the kernel's OOM killer would: no clean shutdown."""
@@ -179,7 +167,7 @@ class Layout:
         server = self.server(name)
         started = time.monotonic()
         server.start()
-        self.wait_healthy([server], timeout)
+        wait_healthy([server], timeout)
         return time.monotonic() - started
 
     def stop(self) -> None:
@@ -196,7 +184,3 @@ class Layout:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _lock_files(_folder: str, names: list[str]) -> list[str]:
-    return [n for n in names if n.endswith(".lock")]

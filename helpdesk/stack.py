@@ -124,6 +124,26 @@ class ServerProcess:
             self.process.wait()
 
 
+def wait_healthy(servers: list[ServerProcess], timeout: float) -> None:
+    """Until every server's health check passes; StackError as soon as one exits, answers
+    that it cannot work, or is not ready in time (the servers are left as they are)."""
+    deadline = time.monotonic() + timeout
+    waiting = list(servers)
+    while waiting:
+        for server in list(waiting):
+            if server.poll() is not None:
+                raise StackError(f"{server.name} exited:\n{server.log_tail()}")
+            health = server.health()
+            if health == "broken":
+                raise StackError(f"{server.name} cannot work:\n{server.log_tail()}")
+            if health == "up":
+                waiting.remove(server)
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(s.name for s in waiting)
+            raise StackError(f"not ready after {timeout:.0f} s: {names}")
+        time.sleep(0.3)
+
+
 class Stack:
     def __init__(self, settings: Settings, *, model: Path | None = None) -> None:
         self.settings = settings
@@ -216,24 +236,11 @@ class Stack:
         self.prepare()
         for server in self.servers:
             server.start()
-        deadline = time.monotonic() + timeout
-        waiting = list(self.servers)
-        while waiting:
-            for server in list(waiting):
-                if server.poll() is not None:
-                    self.stop()
-                    raise StackError(f"{server.name} exited:\n{server.log_tail()}")
-                health = server.health()
-                if health == "broken":
-                    self.stop()
-                    raise StackError(f"{server.name} cannot work:\n{server.log_tail()}")
-                if health == "up":
-                    waiting.remove(server)
-            if waiting and time.monotonic() > deadline:
-                self.stop()
-                names = ", ".join(s.name for s in waiting)
-                raise StackError(f"not ready after {timeout:.0f} s: {names}")
-            time.sleep(0.5)
+        try:
+            wait_healthy(self.servers, timeout)
+        except StackError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         for server in reversed(self.servers):
