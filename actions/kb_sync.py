@@ -34,8 +34,11 @@ class KbSync:
 
         Under the editor's lock: on one machine the web app writes the same files, and a
         save there must not be overwritten between its file and its commit."""
-        with kb_lock(self.runtime.settings.data_dir), self.runtime.session() as session:
-            return self.replica.catch_up(session)
+        with self.runtime.session() as session:
+            if not self.replica.changed(session):
+                return Changes()
+            with kb_lock(self.runtime.settings.data_dir):
+                return self.replica.catch_up(session)
 
     def step(self, also: Iterable[int] = ()) -> IndexReport | None:
         """Catch up, then re-index what changed plus ``also`` (the ids an editor named)."""

@@ -62,6 +62,11 @@ class Replica:
     scope_applied: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def changed(self, session: Session) -> bool:
+        """Whether anything was revised since the last catch-up: two small queries, no lock,
+        so that callers take the editor's file lock only when there is something to write."""
+        return _fingerprint(session) != self.fingerprint
+
     def catch_up(self, session: Session) -> Changes:
         """Write the files the database has newer texts for; one process at a time."""
         with self.lock:

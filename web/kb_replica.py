@@ -32,6 +32,9 @@ def catch_up() -> None:
         current_app.extensions["helpdesk.kb_replica"] = replica
     db = get_db()
     try:
+        # The guide pages are public: most views find nothing new and take no file lock.
+        if not replica.changed(db):
+            return
         with kb_lock(settings().data_dir):
             replica.catch_up(db)
     except SQLAlchemyError:
