@@ -81,6 +81,7 @@ def load_with_crashes(
     step = duration / (len(kill) + 1)
     chaos = Chaos(layout, [(step * (i + 1), name) for i, name in enumerate(kill)])
     sampler = _sampler(layout)
+    cpu_before = _cpu(layout)
     started = time.monotonic()
     thread = threading.Thread(target=chaos.run, args=(started,), daemon=True)
     thread.start()
@@ -89,7 +90,7 @@ def load_with_crashes(
     sampler.stop()
     conversations = [log for c in customers for log in c.conversations]
     problems = lost_messages(layout.public_url, conversations)
-    result = summarise(args, customers, elapsed, problems, _memory(layout, sampler))
+    result = summarise(args, customers, elapsed, problems, _memory(layout, sampler, cpu_before))
     result["restarts_s"] = chaos.restarts
     result["chaos_failures"] = chaos.failures
     result["unanswered_errors"] = {
@@ -141,10 +142,26 @@ def _sampler(layout: Layout) -> MemorySampler:
     return sampler
 
 
-def _memory(layout: Layout, sampler: MemorySampler) -> dict[str, dict[str, Any]]:
+def _cpu(layout: Layout) -> dict[str, tuple[int, float]]:
+    return {
+        s.name: (s.process.pid, cpu_seconds(s.process.pid))
+        for s in layout.servers
+        if s.process is not None
+    }
+
+
+def _memory(
+    layout: Layout, sampler: MemorySampler, cpu_before: dict[str, tuple[int, float]]
+) -> dict[str, dict[str, Any]]:
     report = memory_report(layout.servers, sampler)
-    for entry in report.values():
-        entry["cpu_s"] = 0.0  # killed processes restart: CPU time is not comparable here
+    for server in layout.servers:
+        if server.process is None or server.name not in report:
+            continue
+        pid, before = cpu_before.get(server.name, (0, 0.0))
+        # A server killed and restarted counts from its restart only (its first process's
+        # CPU time is gone with it).
+        used = cpu_seconds(server.process.pid) - (before if server.process.pid == pid else 0.0)
+        report[server.name]["cpu_s"] = round(used, 1)
     return report
 
 
