@@ -86,20 +86,20 @@ class ServerProcess:
             os.killpg(process.pid, signal.SIGKILL)
         return process.poll()
 
-    def answers(self) -> int | None:
-        """The health URL's HTTP status, or None if nothing listens (yet)."""
+    def answers(self, timeout: float = 2) -> int | None:
+        """The health URL's HTTP status, or None if nothing listens (yet) or answers in time."""
         try:
-            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+            with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
                 return response.status
         except urllib.error.HTTPError as exc:
             return exc.code
         except (urllib.error.URLError, OSError):
             return None
 
-    def health(self) -> str:
+    def health(self, timeout: float = 2) -> str:
         """Whether it works: "up" (the health URL answers 200), "broken" (it answers one of
         ``broken_statuses``: started, but cannot work), else "down" (not listening yet)."""
-        status = self.answers()
+        status = self.answers(timeout)
         if status == 200:
             return "up"
         return "broken" if status in self.broken_statuses else "down"

@@ -1,6 +1,6 @@
-"""Keeping the servers up: one that exits is restarted on its own, with backoff, while the
-others go on serving (the web app answers in its limited mode while Rasa or the action
-server is away).
+"""Keeping the servers up: one that exits, or stops answering its health check for long, is
+restarted on its own, with backoff, while the others go on serving (the web app answers in
+its limited mode while Rasa or the action server is away).
 
 :class:`RestartPolicy` is the pure part (when to try again, and when a server counts as one
 that cannot start), with an injectable clock. :class:`Supervisor` applies it
@@ -87,7 +87,7 @@ class Server(Protocol):
 
     def start(self) -> None: ...
     def poll(self) -> int | None: ...
-    def health(self) -> str: ...  # "up", "down" or "broken"
+    def health(self, timeout: float = 2) -> str: ...  # "up", "down" or "broken"
     def stop(self, timeout: float = 15) -> None: ...
     def log_tail(self, lines: int = 30) -> str: ...
 
@@ -116,6 +116,8 @@ class _Watched:
     due: float = 0.0  # WAITING: when to start; STARTING: when to stop waiting for health
     tries: int = 0  # starts since it was last up
     outage: Outage | None = None
+    checked_at: float = 0.0  # UP: the last health check
+    silent_since: float | None = None  # UP: the first of the failed checks since
 
 
 def _say(text: str) -> None:
@@ -140,6 +142,13 @@ class Supervisor:
     # Rasa with the default pipeline needs some 40 s, more on a busy machine.
     start_timeout: float = 240.0
     interval: float = 0.5
+    # A running server whose health check has failed for this long is hung (a deadlock, a
+    # stopped process, a machine swapping): it is killed and started again. Generous, and
+    # each check waits long: a server that is only slow under load must not be restarted,
+    # which would add a start's CPU to the load and drop its work.
+    unresponsive_after: float = 90.0
+    check_every: float = 5.0
+    check_timeout: float = 5.0
     outages: list[Outage] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -187,6 +196,9 @@ class Supervisor:
             code = watched.server.poll()
             if code is not None:
                 self._exited(watched, now, exit_reason(code))
+            elif watched.state == UP:
+                if now - watched.checked_at >= self.check_every:
+                    self._check_responsive(watched, now)
             elif watched.state == STARTING:
                 health = watched.server.health()
                 if health == "up":
@@ -198,6 +210,20 @@ class Supervisor:
                     if health != "broken":
                         why = f"nach {self.start_timeout:.0f} s nicht bereit"
                     self._exited(watched, now, why)
+
+    def _check_responsive(self, watched: _Watched, now: float) -> None:
+        watched.checked_at = now
+        if watched.server.health(self.check_timeout) == "up":
+            watched.silent_since = None
+            return
+        if watched.silent_since is None:
+            watched.silent_since = now
+        silent = self.clock() - watched.silent_since
+        if silent >= self.unresponsive_after:
+            # A hung process may ignore SIGTERM; stop() kills it after the timeout.
+            watched.server.stop(timeout=5)
+            happened = f"antwortet seit {silent:.0f} s nicht und wurde beendet"
+            self._exited(watched, now, "antwortet nicht", happened)
 
     # --- state changes -----------------------------------------------------------------
 
@@ -215,6 +241,7 @@ class Supervisor:
     def _up(self, watched: _Watched, now: float) -> None:
         watched.policy.up()
         tries, watched.state, watched.tries = watched.tries, UP, 0
+        watched.checked_at, watched.silent_since = now, None
         outage, watched.outage = watched.outage, None
         if outage is not None:
             outage.up_at = now
@@ -225,7 +252,9 @@ class Supervisor:
         elif tries > 1:
             self.say(f"{self._label(watched)} ist bereit (im {tries}. Versuch).")
 
-    def _exited(self, watched: _Watched, now: float, reason: str) -> None:
+    def _exited(
+        self, watched: _Watched, now: float, reason: str, happened: str | None = None
+    ) -> None:
         was_up = watched.state == UP
         delay = watched.policy.exited()
         watched.state, watched.due = WAITING, now + delay
@@ -235,9 +264,10 @@ class Supervisor:
         label = self._label(watched)
         meanwhile = MEANWHILE.get(watched.server.name, "")
         if was_up:
+            what = happened or f"hat sich unerwartet beendet ({reason})"
             self.say(
-                f"{label} hat sich unerwartet beendet ({reason}). Die anderen Server laufen "
-                f"weiter; Neustart in {delay:.0f} s. {meanwhile}"
+                f"{label} {what}. Die anderen Server laufen weiter; Neustart in {delay:.0f} s. "
+                f"{meanwhile}"
             )
         elif watched.policy.failed_starts == watched.policy.report_after:
             self.say(

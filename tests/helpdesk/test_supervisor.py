@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from helpdesk.ports import free_port
 from helpdesk.stack import ServerProcess
 from helpdesk.supervisor import RestartPolicy, Supervisor, exit_reason
 
@@ -50,7 +51,7 @@ class FakeServer:
     def poll(self) -> int | None:
         return self.code
 
-    def health(self) -> str:
+    def health(self, timeout: float = 2) -> str:
         if self.code is not None:
             return "down"
         if self.useless:
@@ -245,6 +246,36 @@ def test_a_start_that_raises_counts_as_a_failed_start(rig):
     assert rig.supervisor.down() == ["actions"]
 
 
+def test_a_hung_server_is_killed_and_started_again_alone(rig):
+    actions = rig.servers["actions"]
+    actions.ready = False  # running, but its health check gets no answer
+    rig.run(60)
+    assert actions.stops == 0 and rig.supervisor.down() == []
+    rig.run(40)
+    assert actions.stops == 1
+    assert any(
+        line.startswith("Der Aktionsserver antwortet seit 90 s nicht und wurde beendet.")
+        and "Neustart in 1 s" in line
+        for line in rig.said
+    )
+    actions.ready = True
+    rig.run(2)
+    assert actions.starts == 2 and rig.supervisor.down() == []
+    others = [rig.servers["rasa"], rig.servers["web"]]
+    assert [(s.starts, s.stops) for s in others] == [(1, 0), (1, 0)]
+
+
+def test_a_server_slow_for_a_while_is_left_alone(rig):
+    rasa = rig.servers["rasa"]
+    for _ in range(3):  # a minute and more without an answer, then one, each time
+        rasa.ready = False
+        rig.run(80)
+        rasa.ready = True
+        rig.run(5)
+    assert (rasa.starts, rasa.stops) == (1, 0)
+    assert rig.said == []
+
+
 def test_the_thread_stops_and_restarts_nothing_after():
     server = FakeServer("web")
     supervisor = Supervisor([server], say=lambda text: None, interval=0.01)
@@ -297,3 +328,40 @@ def test_poll_kills_what_a_killed_server_left_behind(tmp_path):
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(worker)
+
+
+# --- a hung real process -------------------------------------------------------------------
+
+
+def test_a_stopped_process_is_killed_and_replaced(tmp_path):
+    port = free_port()
+    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    server = ServerProcess(
+        "web", argv, f"http://127.0.0.1:{port}/", tmp_path, {}, tmp_path / "web.log"
+    )
+    said: list[str] = []
+    supervisor = Supervisor(
+        [server],
+        say=said.append,
+        interval=0.05,
+        start_timeout=30,
+        unresponsive_after=1.5,
+        check_every=0.2,
+        check_timeout=0.3,
+    )
+    supervisor.launch()
+    try:
+        assert supervisor.wait_settled(30) and supervisor.down() == []
+        assert server.process is not None
+        hung = server.process.pid
+        os.kill(hung, signal.SIGSTOP)  # alive, listening, never answering
+        deadline = time.monotonic() + 30
+        while not (supervisor.outages and supervisor.outages[0].up_at):
+            assert time.monotonic() < deadline, said
+            time.sleep(0.05)
+        assert server.process.pid != hung and not _alive(hung)
+        assert server.health() == "up"
+        assert any("antwortet seit" in line for line in said)
+    finally:
+        supervisor.stop()
+        server.stop()
