@@ -18,6 +18,7 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 
+from core.sqlite_wal import use_wal
 from support.code_format import mask_codes
 
 # Events that carry what the customer typed, or values derived from it.
@@ -51,7 +52,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL with synchronous=NORMAL: a commit no longer waits for the disk (it was a fifth
     # of Rasa's CPU under load); a crash of the server loses nothing, a power cut at most
     # the last moment of conversation memory, never the database.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

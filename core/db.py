@@ -6,9 +6,7 @@ SQLite (the default, ``var/helpdesk.db``) and PostgreSQL are both driven by the 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from core.settings import Settings
+from core.sqlite_wal import use_wal
 
 # Seconds an SQLite write waits for another connection's.
 _SQLITE_BUSY_SECONDS = 30.0
@@ -62,31 +61,14 @@ def make_engine(url: str) -> Engine:
         # SQLite ignores foreign keys unless asked, per connection.
         cursor.execute("PRAGMA foreign_keys=ON")
         if not memory:
-            _use_wal(cursor)
+            # WAL: readers (the agent console) do not block the action server's writes.
+            use_wal(cursor, _SQLITE_BUSY_SECONDS)
             # In WAL mode NORMAL is crash-safe (a power cut may lose the last commits, never
             # the database) and spares each chat message's commits a wait for the disk.
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
-
-
-def _use_wal(cursor: Any) -> None:
-    """WAL journal mode, so readers (the agent console) do not block the action server's writes.
-
-    The mode is stored in the file, so only a connection that finds it unset switches it.
-    Processes starting together on a new file may all try at once; SQLite then answers some
-    with "database is locked" without waiting (waiting could deadlock, its docs on the busy
-    handler say), so the switch is tried again until one has made it.
-    """
-    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
-    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def init_db(engine: Engine) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import db
+from core import db, sqlite_wal
+from core.sqlite_wal import use_wal
 
 
 class LockedCursor:
@@ -32,18 +33,18 @@ class LockedCursor:
 
 
 def test_a_refused_switch_to_wal_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(db.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(sqlite_wal.time, "sleep", lambda _seconds: None)
     cursor = LockedCursor(refusals=3)
-    db._use_wal(cursor)
+    use_wal(cursor)
     assert cursor.mode == "wal" and cursor.switches == 4
 
 
 def test_a_file_locked_for_good_still_fails_in_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr(db.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(db.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(sqlite_wal.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(sqlite_wal.time, "sleep", lambda _seconds: None)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
-        db._use_wal(LockedCursor(refusals=10**6))
+        use_wal(LockedCursor(refusals=10**6))
 
 
 def test_other_errors_are_not_retried() -> None:
@@ -54,7 +55,7 @@ def test_other_errors_are_not_retried() -> None:
             return self
 
     with pytest.raises(sqlite3.OperationalError, match="disk"):
-        db._use_wal(Broken(refusals=0))
+        use_wal(Broken(refusals=0))
 
 
 def test_a_file_already_in_wal_is_not_switched_again(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ def test_a_file_already_in_wal_is_not_switched_again(tmp_path: Path) -> None:
     engine.dispose()
     cursor = LockedCursor(refusals=1)
     cursor.mode = "wal"
-    db._use_wal(cursor)
+    use_wal(cursor)
     assert cursor.switches == 0
 
 
