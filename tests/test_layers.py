@@ -33,8 +33,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "actions": frozenset({"core", "kb", "retrieval", "support"}),
     "web": frozenset({"core", "kb", "support"}),
     "helpdesk": _BELOW_HELPDESK,
-    # Rasa's own Python 3.10 venv has none of our dependencies: only this standard-library module.
-    "bot": frozenset({"support.code_format"}),
+    # Rasa's own Python 3.10 venv has none of our dependencies: only these standard-library
+    # modules.
+    "bot": frozenset({"support.code_format", "core.sqlite_wal"}),
     "bench": _BELOW_HELPDESK | {"helpdesk"},
     "tests": _BELOW_HELPDESK | {"helpdesk", "bench"},
 }
