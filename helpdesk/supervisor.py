@@ -223,7 +223,8 @@ class Supervisor:
             # A hung process may ignore SIGTERM; stop() kills it after the timeout.
             watched.server.stop(timeout=5)
             happened = f"antwortet seit {silent:.0f} s nicht und wurde beendet"
-            self._exited(watched, now, "antwortet nicht", happened)
+            # Its outage began with the silence, and its restart's backoff with the kill.
+            self._exited(watched, self.clock(), "antwortet nicht", happened, watched.silent_since)
 
     # --- state changes -----------------------------------------------------------------
 
@@ -253,13 +254,18 @@ class Supervisor:
             self.say(f"{self._label(watched)} ist bereit (im {tries}. Versuch).")
 
     def _exited(
-        self, watched: _Watched, now: float, reason: str, happened: str | None = None
+        self,
+        watched: _Watched,
+        now: float,
+        reason: str,
+        happened: str | None = None,
+        away_since: float | None = None,
     ) -> None:
         was_up = watched.state == UP
         delay = watched.policy.exited()
         watched.state, watched.due = WAITING, now + delay
         if was_up:  # not a failed start: that is part of the start, or of an outage
-            watched.outage = Outage(watched.server.name, now)
+            watched.outage = Outage(watched.server.name, now if away_since is None else away_since)
             self.outages.append(watched.outage)
         label = self._label(watched)
         meanwhile = MEANWHILE.get(watched.server.name, "")

@@ -261,6 +261,8 @@ def test_a_hung_server_is_killed_and_started_again_alone(rig):
     actions.ready = True
     rig.run(2)
     assert actions.starts == 2 and rig.supervisor.down() == []
+    (outage,) = rig.supervisor.outages  # from the first unanswered check, not from the kill
+    assert outage.seconds is not None and 95 <= outage.seconds <= 100
     others = [rig.servers["rasa"], rig.servers["web"]]
     assert [(s.starts, s.stops) for s in others] == [(1, 0), (1, 0)]
 
