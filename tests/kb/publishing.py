@@ -16,10 +16,17 @@ TODAY = dt.date(2031, 5, 4)
 
 
 def publish(
-    db: Session, store: ArticleStore, article_id: int, *, author_id: int | None = None, **changes
+    db: Session,
+    store: ArticleStore,
+    article_id: int,
+    *,
+    author_id: int | None = None,
+    draft: bool = False,
+    **changes,
 ) -> revisions.Saved:
-    """The article's working copy with ``changes`` (ArticleInput fields), published and
-    committed. ``append`` adds a paragraph to the body instead of replacing it."""
+    """The article's working copy with ``changes`` (ArticleInput fields), published (or, with
+    ``draft``, saved as a draft) and committed. ``append`` adds a paragraph to the body
+    instead of replacing it."""
     copy = revisions.working_copy(db, store, article_id)
     data = ArticleInput.from_article(copy.working)
     if "append" in changes:
@@ -30,7 +37,7 @@ def publish(
         article_id,
         dataclasses.replace(data, **changes),
         base=copy.newest.number,
-        publish=True,
+        publish=not draft,
         author_id=author_id,
         allowed_categories=categories(store.kb_dir),
         today=TODAY,

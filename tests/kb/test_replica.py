@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -95,20 +94,7 @@ def test_a_new_article_appears_and_an_unpublished_one_goes(db, here, there, edit
 def test_a_draft_of_a_published_article_is_not_written(db, here, there, editor):
     replica = Replica(there)
     before = _text(there, ARTICLE)
-    copy = revisions.working_copy(db, here, ARTICLE)
-    data = dataclasses.replace(ArticleInput.from_article(copy.working), body="Nur ein Entwurf.\n")
-    revisions.save(
-        db,
-        here,
-        ARTICLE,
-        data,
-        base=copy.newest.number,
-        publish=False,
-        author_id=editor,
-        allowed_categories=categories(here.kb_dir),
-        today=TODAY,
-    )
-    db.commit()
+    publish(db, here, ARTICLE, author_id=editor, draft=True, body="Nur ein Entwurf.\n")
     assert not replica.catch_up(db).articles
     assert _text(there, ARTICLE) == before
 
