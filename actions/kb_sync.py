@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from actions.runtime import Runtime
 from kb.replica import Changes, Replica
-from kb.revisions import kb_lock
 from kb.store import ArticleStore
 from retrieval.preview import reload_scope
 from retrieval.retriever import IndexReport
@@ -30,15 +29,9 @@ class KbSync:
         self._thread: threading.Thread | None = None
 
     def files(self) -> Changes:
-        """Bring this machine's files to the database's state (nothing is re-indexed).
-
-        Under the editor's lock: on one machine the web app writes the same files, and a
-        save there must not be overwritten between its file and its commit."""
+        """Bring this machine's files to the database's state (nothing is re-indexed)."""
         with self.runtime.session() as session:
-            if not self.replica.changed(session):
-                return Changes()
-            with kb_lock(self.runtime.settings.data_dir):
-                return self.replica.catch_up(session)
+            return self.replica.sync(session, self.runtime.settings.data_dir)
 
     def step(self, also: Iterable[int] = ()) -> IndexReport | None:
         """Catch up, then re-index what changed plus ``also`` (the ids an editor named)."""

@@ -226,13 +226,12 @@ def cmd_kb_export(args: argparse.Namespace) -> int:
     """The KB files brought to what the database has published: a backup, or a commit."""
     from core.db import get_sessionmaker, session_scope
     from kb.replica import Replica
-    from kb.revisions import kb_lock
     from kb.store import ArticleStore
 
     settings = load_settings()
     replica = Replica(ArticleStore(settings.kb_dir))
-    with kb_lock(settings.data_dir), session_scope(get_sessionmaker(settings)) as session:
-        changes = replica.catch_up(session)
+    with session_scope(get_sessionmaker(settings)) as session:
+        changes = replica.sync(session, settings.data_dir)
     for article_id in changes.articles:
         print(f"geschrieben  {article_id:>5}")
     if changes.scope:

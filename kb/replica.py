@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from core.kb_records import ArticleRevision, ScopeRevision
 from kb import catalog, scope
 from kb.article import parse_article
-from kb.revisions import history, written_revision
+from kb.revisions import history, kb_lock, written_revision
 from kb.store import ArticleStore, atomic_write
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,18 @@ class Replica:
         so that callers take the editor's file lock only when there is something to write."""
         return _fingerprint(session) != self.fingerprint
 
+    def sync(self, session: Session, data_dir: Path) -> Changes:
+        """:meth:`catch_up` under the editor's file lock (in ``data_dir``), taken only when
+        the fingerprint moved: on one machine the web app writes the same files, and a save
+        there must not be overwritten between its file and its commit."""
+        if not self.changed(session):
+            return Changes()
+        with kb_lock(data_dir):
+            return self.catch_up(session)
+
     def catch_up(self, session: Session) -> Changes:
-        """Write the files the database has newer texts for; one process at a time."""
+        """Write the files the database has newer texts for; one thread at a time (the file
+        lock of :meth:`sync` is the callers' across processes)."""
         with self.lock:
             now = _fingerprint(session)
             if now == self.fingerprint:

@@ -14,7 +14,6 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from kb.replica import Replica
-from kb.revisions import kb_lock
 from kb.store import ArticleStore
 from web.channels import settings
 from web.db import get_db
@@ -33,10 +32,7 @@ def catch_up() -> None:
     db = get_db()
     try:
         # The guide pages are public: most views find nothing new and take no file lock.
-        if not replica.changed(db):
-            return
-        with kb_lock(settings().data_dir):
-            replica.catch_up(db)
+        replica.sync(db, settings().data_dir)
     except SQLAlchemyError:
         log.exception("KB files not compared with the database")
         db.rollback()

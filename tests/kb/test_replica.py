@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.kb_records import ArticleRevision
 from core.users import add_user
 from kb import catalog, revisions, scope
+from kb import replica as replica_module
 from kb.article_input import ArticleInput, categories
 from kb.replica import Replica
 from kb.store import ArticleStore
@@ -89,6 +92,26 @@ def test_a_new_article_appears_and_an_unpublished_one_goes(db, here, there, edit
     assert replica.catch_up(db).articles == [new_id]
     gone = catalog.find(there, new_id)
     assert gone is not None and not gone.published
+
+
+def test_sync_takes_the_file_lock_only_when_something_moved(
+    db, here, there, editor, tmp_path, monkeypatch
+):
+    locked: list[Path] = []
+
+    @contextlib.contextmanager
+    def recording_lock(data_dir: Path) -> Iterator[None]:
+        locked.append(data_dir)
+        yield
+
+    monkeypatch.setattr(replica_module, "kb_lock", recording_lock)
+    replica = Replica(there)
+    replica.sync(db, tmp_path)  # the first look
+    assert locked == [tmp_path]
+    assert not replica.sync(db, tmp_path) and locked == [tmp_path]
+    publish(db, here, ARTICLE, author_id=editor, body="Neuer Text.\n")
+    assert replica.sync(db, tmp_path).articles == [ARTICLE]
+    assert locked == [tmp_path, tmp_path]
 
 
 def test_a_draft_of_a_published_article_is_not_written(db, here, there, editor):
