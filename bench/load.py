@@ -348,7 +348,9 @@ def summarise(
     }
 
 
-def print_report(result: dict[str, Any], customers: list[Customer]) -> None:
+def print_report(
+    result: dict[str, Any], customers: list[Customer], *, with_targets: bool = True
+) -> None:
     samples = [s for c in customers for s in c.samples]
     messages = [s for s in samples if s.kind != "start"]
     print(
@@ -382,6 +384,8 @@ def print_report(result: dict[str, Any], customers: list[Customer]) -> None:
     ]
     header = ["service", "processes", "RSS end MB", "RSS peak MB", "CPU s", "CPU ms/message"]
     print(table([*header, "pid name MB"], memory_rows))
+    if not with_targets:
+        return
     targets = result["targets"]
     verdict = "met" if all(v for k, v in targets.items() if k != "p95_target_ms") else "MISSED"
     print(
